@@ -1,0 +1,1 @@
+"""Staff accounts: guardians and EDI leads, password plus TOTP login, key unlocking."""

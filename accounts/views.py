@@ -1,0 +1,105 @@
+"""Staff login and logout, and the per-request session check for the staff app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+
+from accounts import services
+from accounts.forms import LoginForm, LogoutForm
+from core.web import db, explain_csrf, settings
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_staff_session() -> None:
+    """Resume the staff session named by the cookie, if it is still valid."""
+    g.identity = None
+    token = session.get("token")
+    if token:
+        g.identity = services.resume_session(db(), token=token, settings=settings())
+        db().commit()
+        if g.identity is None:
+            session.clear()
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """Only logged-in, enabled staff with one of ``roles`` may use the view."""
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            identity = g.get("identity")
+            if identity is None:
+                return redirect(url_for("accounts.login", next=request.path))
+            if identity.user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped  # type: ignore[return-value]
+    return decorator
+
+
+@bp.app_context_processor
+def _layout() -> dict[str, object]:
+    identity = g.get("identity")
+    links: list[tuple[str, str]] = []
+    if identity is not None and identity.user.is_guardian:
+        links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO export"),
+                 (url_for("guardian.audit_log"), "Audit log")]
+    return {"service_name": "Speak Up: staff", "service_home_url": url_for("accounts.home"),
+            "header_links": links, "identity": identity, "logout_form": LogoutForm()}
+
+
+@bp.get("/")
+def home() -> Any:
+    identity = g.get("identity")
+    if identity is None:
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for("guardian.inbox"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    explain_csrf(form)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user, private_key = services.authenticate(
+                db(), email=form.email.data or "", password=form.password.data or "",
+                code=form.code.data or "", settings=settings())
+        except services.AccountLockedError:
+            form.form_errors.append("This account is locked after too many failed attempts. "
+                                    "Try again in 15 minutes.")
+            status = 429
+        except services.LoginError:
+            form.form_errors.append("The email, password or code is not right. Check them and "
+                                    "try again.")
+            status = 400
+        else:
+            token = services.start_session(db(), user=user, private_key=private_key)
+            db().commit()
+            session.clear()
+            session["token"] = token
+            flash(f"Signed in as {user.name}.", "success")
+            return redirect(url_for("guardian.inbox"))
+    elif form.is_submitted():
+        status = 400
+    form.password.data = ""
+    form.code.data = ""
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    form = LogoutForm()
+    if form.validate_on_submit() and session.get("token"):
+        services.end_session(db(), token=session["token"])
+        db().commit()
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("accounts.login"))

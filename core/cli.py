@@ -1,0 +1,253 @@
+"""The ``speakup`` command: administration tasks run on the server (or from cron)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from accounts import services as accounts
+from core import audit
+from core.web import database, settings
+
+
+def _read_password(password_stdin: bool, prompt: str = "Password") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return value
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version."""
+    from core.migrate import upgrade
+
+    upgrade(database().engine)
+    click.echo("Database is up to date.")
+
+
+# --- staff accounts ------------------------------------------------------------------------
+
+
+def _staff_group(role: str) -> click.Group:
+    group = click.Group(role, help=f"{role.upper() if role == 'edi' else role.title()} accounts.")
+
+    @group.command("create")
+    @click.option("--name", required=True, help="Full name, shown to colleagues.")
+    @click.option("--email", required=True, help="Login email address.")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create(name: str, email: str, password_stdin: bool) -> None:
+        """Create an account; prints the TOTP secret and recovery key ONCE."""
+        password = _read_password(password_stdin)
+        with database().session() as db:
+            try:
+                new = accounts.create_staff(db, name=name, email=email, password=password,
+                                            role=role, settings=settings())
+            except accounts.AccountError as e:
+                _fail(str(e))
+            else:
+                click.echo(f"Created {role} account for {new.user.email}.")
+                click.echo("Add this to an authenticator app (shown once):")
+                click.echo(f"  TOTP secret: {new.totp_secret}")
+                click.echo(f"  or open: {new.provisioning_uri('Speak Up')}")
+                click.echo("Recovery key (shown once; store it offline, it restores access "
+                           "to every case if the password is forgotten):")
+                click.echo(f"  {new.recovery_key}")
+
+    @group.command("disable")
+    @click.argument("email")
+    def disable(email: str) -> None:
+        """Disable an account and end its sessions."""
+        with database().session() as db:
+            try:
+                accounts.disable_staff(db, email=email)
+            except accounts.AccountNotFoundError as e:
+                _fail(str(e))
+        click.echo(f"Disabled {email}.")
+
+    @group.command("enable")
+    @click.argument("email")
+    def enable(email: str) -> None:
+        """Re-enable a disabled or locked account."""
+        with database().session() as db:
+            try:
+                accounts.enable_staff(db, email=email)
+            except accounts.AccountNotFoundError as e:
+                _fail(str(e))
+        click.echo(f"Enabled {email}.")
+
+    @group.command("recover")
+    @click.argument("email")
+    @click.option("--stdin", "from_stdin", is_flag=True,
+                  help="Read the recovery key, then the new password, from standard input.")
+    def recover(email: str, from_stdin: bool) -> None:
+        """Set a new password with the recovery key; prints a new recovery key."""
+        if from_stdin:
+            recovery_key = sys.stdin.readline().strip()
+        else:
+            recovery_key = click.prompt("Recovery key", hide_input=True)
+        password = _read_password(from_stdin, "New password")
+        with database().session() as db:
+            try:
+                new_key = accounts.recover_account(db, email=email, recovery_key=recovery_key,
+                                                   new_password=password, settings=settings())
+            except accounts.AccountError as e:
+                _fail(str(e))
+            else:
+                click.echo("Password changed. New recovery key (shown once):")
+                click.echo(f"  {new_key}")
+
+    @group.command("list")
+    def list_() -> None:
+        """List accounts of this role."""
+        with database().session() as db:
+            for user in accounts.list_staff(db, role=role, active_only=False):
+                state = "disabled" if user.disabled else "active"
+                click.echo(f"{user.email}\t{user.name}\t{state}")
+
+    return group
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+@click.command("purge")
+def purge() -> None:
+    """Delete closed cases past the retention period (run daily from cron)."""
+    from speakup.services import purge as purge_cases
+
+    with database().session() as db:
+        result = purge_cases(db, settings=settings())
+        accounts.purge_sessions(db, settings=settings())
+    click.echo(f"Purged {result.concerns} closed case(s) and "
+               f"{result.submission_tokens} old submission token(s).")
+
+
+@click.command("ngo-export")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day, YYYY-MM-DD.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")
+def ngo_export(start: datetime, end: datetime, output: str | None) -> None:
+    """CSV of cases received in a date range: National Guardian's Office fields only."""
+    from speakup.services import ConcernInvalidError
+    from speakup.services import ngo_export as export
+
+    with database().session() as db:
+        try:
+            data = export(db, start=start.date(), end=end.date(), actor="cli")
+        except ConcernInvalidError as e:
+            _fail(str(e))
+    if output:
+        Path(output).write_text(data, encoding="utf-8")
+        click.echo(f"Wrote {output}.")
+    else:
+        click.echo(data, nl=False)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The staff audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 if any row was edited, removed or re-ordered."""
+    with database().session() as db:
+        report = audit.verify_chain(db)
+    if report.ok:
+        click.echo(f"Audit log intact: {report.checked} event(s) checked.")
+    else:
+        click.echo(f"Audit log BROKEN at event {report.first_bad_id}: {report.problem}. "
+                   f"{report.checked} event(s) before it are intact.", err=True)
+        sys.exit(1)
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """A demo organisation for trying the platform (development only)."""
+
+
+def _demo_file() -> Path:
+    return Path(current_app.instance_path) / "demo-guardian.json"
+
+
+@demo_group.command("seed")
+def demo_seed() -> None:
+    """Create the demo guardian and a few sample concerns, once; print the login."""
+    from core.demo import seed
+
+    if settings().env == "production":
+        _fail("The demo organisation is for development only.")
+    path = _demo_file()
+    with database().session() as db:
+        login = seed(db, settings=settings(), existing=path if path.exists() else None)
+    if login is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(login))
+        path.chmod(0o600)
+    _print_demo_login()
+
+
+def _print_demo_login() -> None:
+    import pyotp
+
+    login = json.loads(_demo_file().read_text())
+    click.echo("")
+    click.echo("Demo guardian login (staff side, http://127.0.0.1:5000/staff/login):")
+    click.echo(f"  email:    {login['email']}")
+    click.echo(f"  password: {login['password']}")
+    click.echo(f"  TOTP secret (add to an authenticator app): {login['totp_secret']}")
+    click.echo(f"  code right now: {pyotp.TOTP(login['totp_secret']).now()}"
+               "   (new code: make code)")
+    click.echo("")
+
+
+@demo_group.command("code")
+def demo_code() -> None:
+    """Print the demo guardian's current TOTP code."""
+    import pyotp
+
+    login = json.loads(_demo_file().read_text())
+    click.echo(pyotp.TOTP(login["totp_secret"]).now())
+
+
+def register_commands(app: Flask) -> None:
+    for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_export,
+                    audit_group, demo_group):
+        app.cli.add_command(command)
+
+
+def _make_app() -> Flask:
+    from core import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="speakup", create_app=_make_app, add_default_commands=False, add_version_option=False,
+    load_dotenv=False, help="Speak Up administration.",
+)

@@ -1,0 +1,129 @@
+"""What every page of both apps shares: the request's database session, security headers,
+error pages, and the CSRF-expiry handling that keeps what the person typed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from config.settings import Settings
+from core.db import Database
+
+log = logging.getLogger("speakup")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'"
+)
+
+
+def settings() -> Settings:
+    """The settings of the app handling this request."""
+    value: Settings = current_app.extensions["speakup.settings"]
+    return value
+
+
+def database() -> Database:
+    value: Database = current_app.extensions["speakup.database"]
+    return value
+
+
+def db() -> Session:
+    """The request's database session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    session: Session = g.db_session
+    return session
+
+
+def _close_db(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def _security_headers(response: Any) -> Any:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if settings().https:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if not request.path.startswith(("/static/", "/staff/static/")):
+        # Pages can hold concern text or receipts: never keep them in any cache.
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    return response
+
+
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 500
+    return render_template("errors.html", code=code, description=_ERROR_TEXT.get(code)), code
+
+
+_ERROR_TEXT = {
+    400: "The request could not be understood. Go back and try again.",
+    403: "You do not have permission to see this page.",
+    404: "Check the address, or go back to the start page.",
+    405: "That page cannot be used like that. Go back and try again.",
+    413: "What you sent is too large. Go back: your browser should still have what you "
+    "typed. Remove or shrink the files and send it again.",
+    429: "There have been too many attempts. Wait a few minutes and try again.",
+}
+
+
+def _server_error(error: Exception) -> tuple[str, int]:
+    # Log the kind of failure only: never the request, its form data or the client. Exception
+    # messages can quote SQL parameters, so only tests see the traceback.
+    log.error("unhandled %s on %s", type(error).__name__, request.endpoint,
+              exc_info=current_app.testing)
+    return render_template(
+        "errors.html", code=500,
+        description="Something went wrong on our side. Nothing you sent was saved. "
+        "Go back: your browser should still have what you typed. Please try again.",
+    ), 500
+
+
+CSRF_EXPIRED = ("This page was open for a long time, so for your security we need you to "
+                "send it again. We have kept what you wrote: check it and send it again.")
+
+
+def explain_csrf(form: Any) -> None:
+    """After an expired or missing form token, say so in plain words on the form."""
+    if g.get("csrf_failed") and getattr(form, "csrf_token", None) is not None \
+            and form.csrf_token.errors:
+        form.csrf_token.errors = [CSRF_EXPIRED]
+
+
+def _csrf_failed(_error: CSRFError) -> Any:
+    """An expired or missing form token: show the same form again with what was typed.
+
+    The view runs again; its form fails CSRF validation, so it re-renders with the posted
+    values, a fresh token and a message asking the person to check and send again.
+    """
+    g.csrf_failed = True
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return _error_page(BadRequest())
+    return view(**(request.view_args or {}))
+
+
+def install(app: Flask, settings_: Settings, database_: Database) -> None:
+    app.extensions["speakup.settings"] = settings_
+    app.extensions["speakup.database"] = database_
+    app.teardown_appcontext(_close_db)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(Exception, _server_error)

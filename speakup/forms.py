@@ -1,0 +1,158 @@
+"""Forms of the anonymous side and of the guardians' case page.
+
+Forms check shape (required, length, allowed choices); services check business rules.
+Choices that depend on the organisation or the database are filled in by the view.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from config.settings import Organisation
+from config.vocabulary import (
+    ETHNICITIES,
+    IDENTITY_MODES,
+    NGO_ELEMENTS,
+    PREFER_NOT_TO_SAY,
+    SPEAK_UP_AGAIN,
+    STATUSES,
+)
+
+TEXT_LIMIT = 20_000
+MESSAGE_LIMIT = 10_000
+
+
+def recent_months(today: date, count: int = 24) -> list[tuple[str, str]]:
+    """("2026-11", "November 2026") for this month and the ``count - 1`` before it."""
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append((f"{year:04d}-{month:02d}", date(year, month, 1).strftime("%B %Y")))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
+
+
+class ConcernForm(FlaskForm):
+    text = TextAreaField(
+        "What happened?",
+        validators=[DataRequired("Tell us what happened."),
+                    Length(max=TEXT_LIMIT, message=f"Keep it under {TEXT_LIMIT:,} characters. "
+                           "You can add more after sending, with your receipt.")],
+    )
+    kind = RadioField("What is it mainly about?",
+                      validators=[InputRequired("Choose what it is mainly about.")])
+    site = SelectField("Where did it happen?", validators=[Optional()])
+    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()])
+    identity_mode = RadioField(
+        "How do you want to raise it?",
+        choices=[(code, label) for code, label, _ in IDENTITY_MODES],
+        validators=[InputRequired("Choose how you want to raise it.")],
+    )
+    name = StringField("Your name", validators=[Optional(), Length(max=120)])
+    contact = StringField("How the guardian can contact you",
+                          validators=[Optional(), Length(max=200)])
+    professional_group = SelectField("Your professional group", validators=[Optional()])
+    ethnicity = SelectField("Your ethnic group", validators=[Optional()],
+                            choices=[("", "Choose an option"), *ETHNICITIES, PREFER_NOT_TO_SAY])
+    quote_consent = BooleanField(
+        "Short extracts, with names and details removed, may be quoted in equality summaries",
+        validators=[Optional()],
+    )
+    excluded_guardians = SelectMultipleField(
+        "Guardians who must not see this concern", coerce=int, validators=[Optional()])
+    files = MultipleFileField("Attach files", validators=[Optional()])
+    form_token = HiddenField()
+
+    def fill_choices(self, *, organisation: Organisation, guardians: list[tuple[int, str]],
+                     today: date) -> None:
+        org = organisation
+        self.kind.choices = list(org.concern_kinds)
+        self.site.choices = [("", "Choose a place"), *org.sites]
+        self.happened_month.choices = [("", "Choose a month"), *recent_months(today),
+                                       ("earlier", "Earlier than that")]
+        self.professional_group.choices = [
+            ("", "Choose an option"),
+            *org.professional_groups,
+            PREFER_NOT_TO_SAY,
+        ]
+        self.excluded_guardians.choices = guardians
+
+
+class ReceiptForm(FlaskForm):
+    receipt = StringField("Your receipt", validators=[
+        DataRequired("Enter your receipt."),
+        Length(max=200, message="That is too long to be a receipt."),
+    ])
+
+
+class ReporterMessageForm(FlaskForm):
+    text = TextAreaField("Your message", validators=[
+        Optional(),
+        Length(max=MESSAGE_LIMIT, message=f"Keep it under {MESSAGE_LIMIT:,} characters."),
+    ])
+    files = MultipleFileField("Attach files", validators=[Optional()])
+
+
+class FeedbackForm(FlaskForm):
+    answer = RadioField("Given your experience, would you speak up again?",
+                        choices=list(SPEAK_UP_AGAIN),
+                        validators=[InputRequired("Choose an answer.")])
+
+
+class LeaveForm(FlaskForm):
+    pass
+
+
+# --- guardian case page -----------------------------------------------------------------------
+
+
+class ReplyForm(FlaskForm):
+    text = TextAreaField("Reply to the reporter", validators=[
+        DataRequired("Write your reply."),
+        Length(max=MESSAGE_LIMIT, message=f"Keep it under {MESSAGE_LIMIT:,} characters."),
+    ])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Private note for guardians", validators=[
+        DataRequired("Write your note."),
+        Length(max=MESSAGE_LIMIT, message=f"Keep it under {MESSAGE_LIMIT:,} characters."),
+    ])
+
+
+class StatusForm(FlaskForm):
+    status = RadioField("Status", choices=list(STATUSES),
+                        validators=[InputRequired("Choose a status.")])
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField("Assigned guardian", coerce=str, validators=[Optional()])
+
+
+class NgoForm(FlaskForm):
+    raised = RadioField("Raised", choices=[(c, label) for c, label, _ in IDENTITY_MODES],
+                        validators=[InputRequired("Choose how the concern was raised.")])
+    elements = SelectMultipleField("Elements of the case", choices=list(NGO_ELEMENTS),
+                                   validators=[Optional()])
+    professional_group = SelectField("Professional or worker group", validators=[Optional()])
+    speak_up_again = RadioField("Given your experience, would you speak up again?",
+                                choices=list(SPEAK_UP_AGAIN), validators=[Optional()])
+
+
+class ExportForm(FlaskForm):
+    start = DateField("From", validators=[InputRequired("Enter the first day, like 2026-04-01.")])
+    end = DateField("To", validators=[InputRequired("Enter the last day, like 2027-03-31.")])

@@ -1,0 +1,188 @@
+"""Guardians' inbox, case page, NGO export and audit log (staff app, under /staff)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from accounts.services import StaffIdentity, list_staff
+from accounts.views import require_role
+from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, STATUSES
+from core import audit
+from core.web import db, explain_csrf, settings
+from speakup import services
+from speakup.forms import AssignForm, ExportForm, NgoForm, NoteForm, ReplyForm, StatusForm
+
+bp = Blueprint("guardian", __name__, template_folder="templates")
+guardian_only = require_role("guardian")
+
+
+def _identity() -> StaffIdentity:
+    identity: StaffIdentity = g.identity
+    return identity
+
+
+@bp.get("/cases/")
+@guardian_only
+def inbox() -> Any:
+    status = request.args.get("status", "open")
+    if status not in ("open", "all", *dict(STATUSES)):
+        status = "open"
+    overdue = request.args.get("overdue") == "1"
+    rows = services.inbox(db(), identity=_identity(), settings=settings(),
+                          status=None if status == "all" else status, overdue_only=overdue)
+    return render_template("speakup/inbox.html", rows=rows, status=status, overdue=overdue,
+                           statuses=STATUSES)
+
+
+def _forms_for(case: services.CaseView) -> dict[str, Any]:
+    concern = case.concern
+    org = settings().organisation
+    assign = AssignForm(assignee=str(concern.assigned_to_id or ""))
+    assign.assignee.choices = [("", "Nobody yet")] + [
+        (str(u.id), u.name) for u in services.assignable_guardians(db(), ref=concern.ref)]
+    ngo = NgoForm(
+        raised=concern.ngo_raised or concern.identity_mode,
+        elements=[code for code, _ in NGO_ELEMENTS if getattr(concern, f"ngo_{code}")],
+        professional_group=concern.ngo_professional_group or concern.professional_group or "",
+        speak_up_again=concern.ngo_speak_up_again,
+    )
+    ngo.professional_group.choices = [("", "Not recorded"), *org.professional_groups]
+    return {"reply_form": ReplyForm(), "note_form": NoteForm(),
+            "status_form": StatusForm(status=concern.status), "assign_form": assign,
+            "ngo_form": ngo}
+
+
+def _render_case(ref: str, status: int = 200, **forms: Any) -> Any:
+    try:
+        case = services.open_case(db(), identity=_identity(), ref=ref)
+    except services.CaseNotFoundError:
+        abort(404)
+    context = {**_forms_for(case), **forms}
+    org = settings().organisation
+    return render_template(
+        "speakup/guardian_case.html", case=case,
+        deadlines=services.deadlines(case.concern, settings=settings()),
+        labels={"kind": dict(org.concern_kinds), "site": dict(org.sites),
+                "group": {**dict(org.professional_groups), PREFER_NOT_TO_SAY[0]: "Prefer not to say"}},
+        **context,
+    ), status
+
+
+@bp.get("/cases/<ref>")
+@guardian_only
+def case(ref: str) -> Any:
+    response = _render_case(ref)
+    services.mark_read(db(), identity=_identity(), ref=ref)
+    db().commit()
+    return response
+
+
+def _act(ref: str, form: Any, form_name: str, action: Any, done: str) -> Any:
+    """Validate ``form``, run ``action``, commit; or show the case again with the errors."""
+    explain_csrf(form)
+    if form.validate_on_submit():
+        try:
+            action()
+            db().commit()
+        except services.CaseNotFoundError:
+            abort(404)
+        except services.ConcernInvalidError as e:
+            db().rollback()
+            field = getattr(form, e.field or "", None)
+            (field.errors if field is not None else form.form_errors).append(str(e))
+        else:
+            flash(done, "success")
+            return redirect(url_for("guardian.case", ref=ref))
+    return _render_case(ref, status=400, **{form_name: form})
+
+
+@bp.post("/cases/<ref>/reply")
+@guardian_only
+def reply(ref: str) -> Any:
+    form = ReplyForm()
+    return _act(ref, form, "reply_form", lambda: services.reply_to_reporter(
+        db(), identity=_identity(), ref=ref, text=form.text.data or ""),
+        "Your reply has been sent. The reporter will see it when they return with their receipt.")
+
+
+@bp.post("/cases/<ref>/note")
+@guardian_only
+def note(ref: str) -> Any:
+    form = NoteForm()
+    return _act(ref, form, "note_form", lambda: services.add_note(
+        db(), identity=_identity(), ref=ref, text=form.text.data or ""), "Note added.")
+
+
+@bp.post("/cases/<ref>/status")
+@guardian_only
+def status(ref: str) -> Any:
+    form = StatusForm()
+    return _act(ref, form, "status_form", lambda: services.change_status(
+        db(), identity=_identity(), ref=ref, status=form.status.data or ""), "Status updated.")
+
+
+@bp.post("/cases/<ref>/assign")
+@guardian_only
+def assign(ref: str) -> Any:
+    form = AssignForm()
+    form.assignee.choices = [("", "Nobody yet")] + [
+        (str(u.id), u.name) for u in list_staff(db(), role="guardian")]
+    return _act(ref, form, "assign_form", lambda: services.assign(
+        db(), identity=_identity(), ref=ref,
+        assignee_id=int(form.assignee.data) if form.assignee.data else None), "Case assigned.")
+
+
+@bp.post("/cases/<ref>/ngo")
+@guardian_only
+def ngo(ref: str) -> Any:
+    form = NgoForm()
+    form.professional_group.choices = [("", "Not recorded"),
+                                       *settings().organisation.professional_groups]
+    return _act(ref, form, "ngo_form", lambda: services.record_ngo(
+        db(), identity=_identity(), ref=ref, fields=services.NgoFields(
+            raised=form.raised.data or "", elements=frozenset(form.elements.data or []),
+            professional_group=form.professional_group.data,
+            speak_up_again=form.speak_up_again.data)),
+        "National Guardian's Office fields saved.")
+
+
+@bp.get("/cases/<ref>/files/<int:attachment_id>")
+@guardian_only
+def attachment(ref: str, attachment_id: int) -> Any:
+    try:
+        meta, content = services.guardian_attachment(db(), identity=_identity(), ref=ref,
+                                                     attachment_id=attachment_id)
+        db().commit()
+    except services.CaseNotFoundError:
+        abort(404)
+    return Response(content, mimetype=meta.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{meta.filename}"'})
+
+
+@bp.route("/export", methods=["GET", "POST"])
+@guardian_only
+def export() -> Any:
+    form = ExportForm()
+    explain_csrf(form)
+    if form.validate_on_submit():
+        try:
+            data = services.ngo_export(db(), start=form.start.data, end=form.end.data,
+                                       actor=f"staff:{_identity().user.id}")
+            db().commit()
+        except services.ConcernInvalidError as e:
+            form.end.errors = [*form.end.errors, str(e)]
+        else:
+            name = f"ngo-cases-{form.start.data}-to-{form.end.data}.csv"
+            return Response(data, mimetype="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return render_template("speakup/export.html", form=form), (400 if form.is_submitted() else 200)
+
+
+@bp.get("/audit")
+@guardian_only
+def audit_log() -> Any:
+    return render_template("speakup/audit.html", events=audit.recent(db()),
+                           chain=audit.verify_chain(db()),
+                           names={u.id: u.name for u in list_staff(db(), active_only=False)})

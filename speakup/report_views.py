@@ -1,0 +1,224 @@
+"""The anonymous side: raise a concern, get a receipt, come back to read replies.
+
+Nothing here reads the client's address or user agent, and no time finer than the day is
+stored. The reporter's access to their concern lives only in the encrypted session cookie.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from werkzeug.datastructures import FileStorage
+
+from core.db import today
+from core.ratelimit import AttemptLimiter
+from core.web import db, explain_csrf, settings
+from speakup import services
+from speakup.attachments import AttachmentError, CleanFile, clean_upload
+from speakup.forms import (
+    ConcernForm,
+    FeedbackForm,
+    LeaveForm,
+    ReceiptForm,
+    ReporterMessageForm,
+)
+
+bp = Blueprint("report", __name__, template_folder="templates")
+
+
+def _files(field: Any) -> tuple[list[CleanFile], list[str]]:
+    """Clean every uploaded file; return the good ones and a message per bad one."""
+    uploads: list[FileStorage] = [f for f in (field.data or []) if f and f.filename]
+    cfg = settings()
+    if len(uploads) > cfg.max_attachments:
+        return [], [f"You can attach up to {cfg.max_attachments} files."]
+    good, errors = [], []
+    for upload in uploads:
+        try:
+            good.append(clean_upload(upload.filename or "file", upload.read(),
+                                     max_bytes=cfg.max_attachment_bytes))
+        except AttachmentError as e:
+            errors.append(str(e))
+    return good, errors
+
+
+@bp.get("/")
+def start() -> str:
+    return render_template("speakup/start.html")
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("speakup/privacy.html")
+
+
+@bp.route("/concern/new", methods=["GET", "POST"])
+def new_concern() -> Any:
+    form = ConcernForm()
+    guardians = services.eligible_guardians(db())
+    form.fill_choices(organisation=settings().organisation,
+                      guardians=[(g_.id, g_.name) for g_ in guardians], today=today())
+    if not form.form_token.data:
+        form.form_token.data = secrets.token_urlsafe(24)
+    explain_csrf(form)
+    file_errors: list[str] = []
+    if form.validate_on_submit():
+        files, file_errors = _files(form.files)
+        if not file_errors:
+            draft = services.ConcernDraft(
+                text=form.text.data or "", kind=form.kind.data or "",
+                identity_mode=form.identity_mode.data or "anonymous",
+                site=form.site.data, happened_month=form.happened_month.data,
+                name=form.name.data or "", contact=form.contact.data or "",
+                professional_group=form.professional_group.data,
+                ethnicity=form.ethnicity.data, quote_consent=bool(form.quote_consent.data),
+                excluded_guardian_ids=form.excluded_guardians.data or [], files=files,
+            )
+            try:
+                submission = services.submit_concern(
+                    db(), draft=draft, form_token=form.form_token.data, settings=settings())
+                db().commit()
+            except services.ConcernInvalidError as e:
+                db().rollback()
+                target = getattr(form, e.field or "text", form.text)
+                target.errors = [*target.errors, str(e)]
+            except services.NoGuardianError:
+                db().rollback()
+                form.form_errors.append(
+                    "This service is not ready to receive concerns yet: no guardian has been "
+                    "set up. Nothing was saved. Please contact your Freedom to Speak Up "
+                    "guardian another way, or try again later.")
+            else:
+                return render_template("speakup/receipt.html", receipt=submission.receipt,
+                                       repeated=submission.repeated)
+        else:
+            form.files.errors = [*form.files.errors, *file_errors]
+    status = 400 if form.is_submitted() else 200
+    return render_template("speakup/new_concern.html", form=form,
+                           guardians=guardians), status
+
+
+def _limiters() -> dict[str, AttemptLimiter]:
+    limits: dict[str, AttemptLimiter] = current_app.extensions["speakup.receipt_limits"]
+    return limits
+
+
+@bp.route("/return", methods=["GET", "POST"])
+def sign_in() -> Any:
+    form = ReceiptForm()
+    explain_csrf(form)
+    if form.validate_on_submit():
+        limits = _limiters()
+        session.setdefault("rl", secrets.token_hex(8))
+        if limits["session"].blocked(session["rl"]) or limits["global"].blocked("all"):
+            form.receipt.errors = ["There have been too many attempts. Wait 10 minutes and "
+                                   "try again."]
+            return render_template("speakup/return.html", form=form), 429
+        try:
+            access = services.open_with_receipt(db(), receipt=form.receipt.data or "",
+                                                settings=settings())
+        except services.ReceiptNotFoundError:
+            limits["session"].record_failure(session["rl"])
+            limits["global"].record_failure("all")
+            form.receipt.errors = ["We could not find a concern with that receipt. Check each "
+                                   "word and try again."]
+        else:
+            session.clear()
+            session["cid"] = access.concern_id
+            session["ck"] = access.concern_key
+            return redirect(url_for("report.case"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("speakup/return.html", form=form), status
+
+
+def _access() -> services.ReporterAccess:
+    if "cid" not in session or "ck" not in session:
+        abort(redirect(url_for("report.sign_in")))
+    return services.ReporterAccess(concern_id=int(session["cid"]),
+                                   concern_key=bytes(session["ck"]))
+
+
+def _render_case(message_form: ReporterMessageForm | None = None,
+                 feedback_form: FeedbackForm | None = None, status: int = 200) -> Any:
+    try:
+        case = services.reporter_case(db(), access=_access())
+    except services.ReceiptNotFoundError:
+        session.clear()
+        return redirect(url_for("report.sign_in"))
+    return render_template(
+        "speakup/case.html", case=case, form=message_form or ReporterMessageForm(),
+        feedback_form=feedback_form or FeedbackForm(), leave_form=LeaveForm(),
+    ), status
+
+
+@bp.get("/concern")
+def case() -> Any:
+    return _render_case()
+
+
+@bp.post("/concern/message")
+def add_message() -> Any:
+    access = _access()
+    form = ReporterMessageForm()
+    explain_csrf(form)
+    if form.validate_on_submit():
+        files, errors = _files(form.files)
+        if errors:
+            form.files.errors = errors
+        else:
+            try:
+                services.add_reporter_message(db(), access=access, text=form.text.data or "",
+                                              files=files)
+                db().commit()
+            except (services.ConcernInvalidError, services.CaseClosedError) as e:
+                db().rollback()
+                form.text.errors = [str(e)]
+            else:
+                flash("Your message has been sent to the guardian.", "success")
+                return redirect(url_for("report.case"))
+    return _render_case(message_form=form, status=400)
+
+
+@bp.post("/concern/feedback")
+def feedback() -> Any:
+    access = _access()
+    form = FeedbackForm()
+    explain_csrf(form)
+    if form.validate_on_submit():
+        services.record_reporter_feedback(db(), access=access, answer=form.answer.data or "")
+        db().commit()
+        flash("Thank you for answering.", "success")
+        return redirect(url_for("report.case"))
+    return _render_case(feedback_form=form, status=400)
+
+
+@bp.get("/concern/files/<int:attachment_id>")
+def attachment(attachment_id: int) -> Any:
+    try:
+        meta, content = services.reporter_attachment(db(), access=_access(),
+                                                     attachment_id=attachment_id)
+    except (services.CaseNotFoundError, services.ReceiptNotFoundError):
+        abort(404)
+    return Response(content, mimetype=meta.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{meta.filename}"'})
+
+
+@bp.post("/concern/leave")
+def leave() -> Any:
+    form = LeaveForm()
+    if form.validate_on_submit():
+        session.clear()
+        flash("You have left your concern. Use your receipt to come back.", "success")
+    return redirect(url_for("report.start"))

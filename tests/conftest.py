@@ -1,0 +1,171 @@
+"""Fixtures in layers: settings -> database -> app -> clients -> role helpers.
+
+Every database test runs against SQLite, and also against the real PostgreSQL server when
+``TEST_DATABASE_URL`` is set. With ``SPEAKUP_REQUIRE_ALL=1`` (CI) a missing PostgreSQL or
+Chromium is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from accounts import services as accounts
+from config.settings import Settings, load_settings
+from core import create_app
+from core.db import Database
+from core.migrate import upgrade
+
+REQUIRE_ALL = os.environ.get("SPEAKUP_REQUIRE_ALL") == "1"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+PASSWORD = "a long test password 123"
+
+
+def missing(reason: str) -> None:
+    """Skip for a missing dependency, or fail when CI requires everything."""
+    if REQUIRE_ALL:
+        pytest.fail(f"required for CI but missing: {reason}")
+    pytest.skip(reason)
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'speakup.db'}"
+    if not PG_URL:
+        missing("TEST_DATABASE_URL is not set")
+    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
+        if PG_URL.startswith("postgresql://") else PG_URL
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings({
+        "SPEAKUP_ENV": "test", "SPEAKUP_KDF": "fast", "DATABASE_URL": database_url,
+        "SPEAKUP_INSTANCE_DIR": str(tmp_path / "instance"),
+    })
+
+
+def reset_postgres(database: Database) -> None:
+    with database.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url)
+    if not database.is_sqlite:
+        reset_postgres(database)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Session]:
+    session = database.sessionmaker()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> Flask:
+    return create_app(settings, database)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Staff:
+    id: int
+    name: str
+    email: str
+    password: str
+    totp_secret: str
+    recovery_key: str
+
+    def code(self) -> str:
+        return pyotp.TOTP(self.totp_secret).now()
+
+
+def make_staff(database: Database, settings: Settings, name: str, role: str = "guardian") -> Staff:
+    email = f"{name.lower().replace(' ', '.')}@example.nhs.uk"
+    with database.session() as session:
+        new = accounts.create_staff(session, name=name, email=email, password=PASSWORD,
+                                    role=role, settings=settings)
+        return Staff(new.user.id, name, email, PASSWORD, new.totp_secret, new.recovery_key)
+
+
+@pytest.fixture
+def guardian(database: Database, settings: Settings) -> Staff:
+    return make_staff(database, settings, "Gina Guardian")
+
+
+@pytest.fixture
+def second_guardian(database: Database, settings: Settings) -> Staff:
+    return make_staff(database, settings, "Sam Second")
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def form_token(html: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert match, "no form token on the page"
+    return match.group(1)
+
+
+def login(client: FlaskClient, staff: Staff) -> None:
+    page = client.get("/staff/login").data.decode()
+    response = client.post("/staff/login", data={
+        "csrf_token": csrf_token(page), "email": staff.email, "password": staff.password,
+        "code": staff.code(),
+    })
+    assert response.status_code == 302, response.data.decode()[:2000]
+
+
+def submit_concern(client: FlaskClient, text_: str = "The rota is unsafe on ward 7.",
+                   **fields: object) -> tuple[str, str]:
+    """Submit the concern form as a reporter; return (receipt, page html)."""
+    page = client.get("/concern/new").data.decode()
+    data: dict[str, object] = {
+        "csrf_token": csrf_token(page), "form_token": form_token(page), "text": text_,
+        "kind": "patient-safety", "identity_mode": "anonymous", **fields,
+    }
+    response = client.post("/concern/new", data=data, content_type="multipart/form-data")
+    html = response.data.decode()
+    match = re.search(r'class="speakup-receipt" id="receipt">([a-z ]+)<', html)
+    assert response.status_code == 200 and match, html[:3000]
+    return match.group(1), html
+
+
+def reporter_sign_in(client: FlaskClient, receipt: str) -> FlaskClient:
+    page = client.get("/return").data.decode()
+    response = client.post("/return", data={"csrf_token": csrf_token(page), "receipt": receipt})
+    assert response.status_code == 302, response.data.decode()[:2000]
+    return client

@@ -1,0 +1,63 @@
+"""The whole journey through the Flask test client: submit, read, reply, answer."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from tests.conftest import Staff, csrf_token, login, reporter_sign_in, submit_concern
+
+
+def test_reporter_and_guardian_exchange_messages(
+    app, client: FlaskClient, guardian: Staff
+) -> None:
+    receipt, html = submit_concern(client, "Jobs on our ward go to the manager's friends.")
+    assert len(receipt.split()) == 8
+    assert "cannot be recovered" in html
+
+    staff = app.test_client()
+    login(staff, guardian)
+    inbox = staff.get("/staff/cases/").data.decode()
+    ref = re.search(r'href="/staff/cases/([A-Z0-9]{8})"', inbox).group(1)
+    case = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert "manager&#39;s friends" in case
+
+    reply = staff.post(f"/staff/cases/{ref}/reply", data={
+        "csrf_token": csrf_token(case), "text": "Thank you. Can you tell me which posts?"})
+    assert reply.status_code == 302
+
+    reporter = reporter_sign_in(app.test_client(), receipt)
+    page = reporter.get("/concern").data.decode()
+    assert "Can you tell me which posts?" in page
+    assert "Acknowledged" in page
+    sent = reporter.post("/concern/message", data={
+        "csrf_token": csrf_token(page), "text": "The band 7 post in March."},
+        content_type="multipart/form-data")
+    assert sent.status_code == 302
+
+    case = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert "The band 7 post in March." in case
+
+
+def test_wrong_receipt_gets_the_same_message_as_malformed(client: FlaskClient, guardian) -> None:
+    submit_concern(client)
+    messages = []
+    for attempt in ("abandon " * 8, "not a receipt at all", "zzzz"):
+        page = client.get("/return").data.decode()
+        response = client.post("/return", data={"csrf_token": csrf_token(page),
+                                                "receipt": attempt})
+        assert response.status_code == 400
+        body = response.data.decode()
+        messages.append("We could not find a concern with that receipt" in body)
+    assert messages == [True, True, True]
+
+
+def test_receipt_attempts_are_rate_limited(client: FlaskClient, guardian) -> None:
+    statuses = []
+    for _ in range(7):
+        page = client.get("/return").data.decode()
+        statuses.append(client.post("/return", data={
+            "csrf_token": csrf_token(page), "receipt": "abandon " * 8}).status_code)
+    assert statuses[:5] == [400] * 5
+    assert statuses[5:] == [429, 429]
