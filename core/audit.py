@@ -76,7 +76,9 @@ def verify_chain(db: Session) -> ChainReport:
     """Walk the whole log in order and check every link and every row's own hash."""
     prev = GENESIS
     checked = 0
-    for event in db.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+    # populate_existing: re-read every row from the database, never trust cached objects.
+    query = select(AuditEvent).order_by(AuditEvent.id).execution_options(populate_existing=True)
+    for event in db.scalars(query):
         if event.prev_hash != prev:
             return ChainReport(False, checked, event.id, "a row before it was changed or removed")
         expected = _digest(event.prev_hash, event.at, event.actor, event.action, event.target,

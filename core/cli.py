@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from accounts import services as accounts
 from core import audit
@@ -30,7 +30,7 @@ def _fail(message: str) -> None:
 # --- database ------------------------------------------------------------------------------
 
 
-@click.group("db")
+@click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Database schema."""
 
@@ -48,7 +48,7 @@ def db_upgrade() -> None:
 
 
 def _staff_group(role: str) -> click.Group:
-    group = click.Group(role, help=f"{role.upper() if role == 'edi' else role.title()} accounts.")
+    group = AppGroup(role, help=f"{role.upper() if role == 'edi' else role.title()} accounts.")
 
     @group.command("create")
     @click.option("--name", required=True, help="Full name, shown to colleagues.")
@@ -130,6 +130,7 @@ def _staff_group(role: str) -> click.Group:
 
 
 @click.command("purge")
+@with_appcontext
 def purge() -> None:
     """Delete closed cases past the retention period (run daily from cron)."""
     from speakup.services import purge as purge_cases
@@ -142,6 +143,7 @@ def purge() -> None:
 
 
 @click.command("ngo-export")
+@with_appcontext
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="First day, YYYY-MM-DD.")
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
@@ -165,7 +167,7 @@ def ngo_export(start: datetime, end: datetime, output: str | None) -> None:
         click.echo(data, nl=False)
 
 
-@click.group("audit")
+@click.group("audit", cls=AppGroup)
 def audit_group() -> None:
     """The staff audit log."""
 
@@ -186,7 +188,7 @@ def audit_verify() -> None:
 # --- demo ------------------------------------------------------------------------------------
 
 
-@click.group("demo")
+@click.group("demo", cls=AppGroup)
 def demo_group() -> None:
     """A demo organisation for trying the platform (development only)."""
 

@@ -22,6 +22,7 @@ import re
 import secrets
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -246,10 +247,12 @@ def check(base: str) -> int:
 
         # JavaScript off: readable, print button hidden, no errors.
         ctx, page = run("desktop-nojs", base + "/", 1280, 900, js=False)
-        html = page.content()
-        if re.search(r"\sstyle=|\son[a-z]+=|<script(?![^>]*\ssrc=)", html):
-            m = re.search(r"\sstyle=|\son[a-z]+=|<script(?![^>]*\ssrc=)", html)
-            problems.append("nojs: inline style/script/event handler in the HTML: " + html[m.start() - 100:m.end() + 50])
+        for path in ("/", "/?state=clean"):
+            with urllib.request.urlopen(base + path) as resp:
+                served = resp.read().decode()
+            m = re.search(r"\sstyle=|\son[a-z]+=|<script(?![^>]*\ssrc=)", served)
+            if m:
+                problems.append(f"{path}: inline style/script/event handler in the served HTML: {served[m.start() - 80:m.end() + 40]!r}")
         if page.is_visible("button[data-print]"):
             problems.append("nojs: print button visible without JS")
         if not page.is_visible("#concern-info"):

@@ -1,0 +1,73 @@
+"""The `speakup` command, through Flask's CLI runner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pyotp
+from sqlalchemy import text
+
+from accounts import services as accounts
+from tests.conftest import make_staff
+
+
+def test_guardian_create_prints_secret_and_recovery_key_once(app, database, settings) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["guardian", "create", "--name", "Ada Guardian", "--email",
+                                 "ada@example.nhs.uk", "--password-stdin"],
+                           input="a very long password 1\n")
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"TOTP secret: ([A-Z2-7]+)", result.output).group(1)
+    recovery = re.search(r"Recovery key.*\n\s+([A-Z2-7-]+)", result.output).group(1)
+    with database.session() as db:
+        user, _ = accounts.authenticate(db, email="ada@example.nhs.uk",
+                                        password="a very long password 1",
+                                        code=pyotp.TOTP(secret).now(), settings=settings)
+        assert user.name == "Ada Guardian"
+        assert secret.encode() not in user.totp_secret_sealed
+    assert len(recovery.replace("-", "")) == 32
+    again = runner.invoke(args=["guardian", "create", "--name", "Ada", "--email",
+                                "ada@example.nhs.uk", "--password-stdin"],
+                          input="a very long password 1\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_guardian_disable_and_weak_password(app, database, settings) -> None:
+    staff = make_staff(database, settings, "Dee Disabled")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["guardian", "disable", staff.email]).exit_code == 0
+    listed = runner.invoke(args=["guardian", "list"]).output
+    assert f"{staff.email}\tDee Disabled\tdisabled" in listed
+    missing = runner.invoke(args=["guardian", "disable", "nobody@example.org"])
+    assert missing.exit_code != 0 and "No account" in missing.output
+    weak = runner.invoke(args=["guardian", "create", "--name", "W", "--email", "w@x.org",
+                               "--password-stdin"], input="short\n")
+    assert weak.exit_code != 0 and "at least 12" in weak.output
+
+
+def test_ngo_export_and_purge_and_audit_verify(app, client, database, settings,
+                                               guardian) -> None:
+    from tests.conftest import submit_concern
+
+    submit_concern(client, "FREE-TEXT-NEVER-EXPORTED")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["ngo-export", "--from", "2000-01-01", "--to", "2100-01-01"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == 1 and "FREE-TEXT" not in result.output
+    bad = runner.invoke(args=["ngo-export", "--from", "2026-02-30", "--to", "2026-03-01"])
+    assert bad.exit_code != 0
+    assert runner.invoke(args=["purge"]).exit_code == 0
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    with database.engine.begin() as conn:
+        if database.is_sqlite:
+            conn.execute(text("DROP TRIGGER audit_events_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE audit_events SET actor = 'someone else' "
+                          "WHERE id = (SELECT MIN(id) FROM audit_events)"))
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1 and "BROKEN" in broken.output
