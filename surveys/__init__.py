@@ -1,0 +1,1 @@
+"""Pulse surveys with unlinkable responses (issue: pulse surveys). Not built yet."""
