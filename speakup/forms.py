@@ -6,6 +6,7 @@ Choices that depend on the organisation or the database are filled in by the vie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -23,6 +24,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from config.settings import Organisation
+from speakup.attachments import CleanFile
+from speakup.services import ConcernDraft
 from config.vocabulary import (
     ETHNICITIES,
     IDENTITY_MODES,
@@ -90,6 +93,18 @@ class ConcernForm(FlaskForm):
             PREFER_NOT_TO_SAY,
         ]
         self.excluded_guardians.choices = guardians
+
+    def to_draft(self, files: Sequence[CleanFile]) -> ConcernDraft:
+        """The validated answers as the service's draft."""
+        return ConcernDraft(
+            text=self.text.data or "", kind=self.kind.data or "",
+            identity_mode=self.identity_mode.data or "anonymous",
+            site=self.site.data, happened_month=self.happened_month.data,
+            name=self.name.data or "", contact=self.contact.data or "",
+            professional_group=self.professional_group.data, ethnicity=self.ethnicity.data,
+            quote_consent=bool(self.quote_consent.data),
+            excluded_guardian_ids=self.excluded_guardians.data or [], files=files,
+        )
 
 
 class ReceiptForm(FlaskForm):

@@ -77,18 +77,10 @@ def new_concern() -> Any:
     if form.validate_on_submit():
         files, file_errors = _files(form.files)
         if not file_errors:
-            draft = services.ConcernDraft(
-                text=form.text.data or "", kind=form.kind.data or "",
-                identity_mode=form.identity_mode.data or "anonymous",
-                site=form.site.data, happened_month=form.happened_month.data,
-                name=form.name.data or "", contact=form.contact.data or "",
-                professional_group=form.professional_group.data,
-                ethnicity=form.ethnicity.data, quote_consent=bool(form.quote_consent.data),
-                excluded_guardian_ids=form.excluded_guardians.data or [], files=files,
-            )
             try:
                 submission = services.submit_concern(
-                    db(), draft=draft, form_token=form.form_token.data, settings=settings())
+                    db(), draft=form.to_draft(files), form_token=form.form_token.data,
+                    settings=settings())
                 db().commit()
             except services.ConcernInvalidError as e:
                 db().rollback()
