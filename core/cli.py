@@ -185,6 +185,48 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
+@click.group("escrow", cls=AppGroup)
+def escrow_group() -> None:
+    """The organisation's offline escrow key (optional)."""
+
+
+@escrow_group.command("generate")
+def escrow_generate() -> None:
+    """Print a new escrow key pair: configure the public half, keep the private half offline."""
+    import base64
+
+    from core.encryption import generate_keypair
+
+    pair = generate_keypair()
+    click.echo("Set this on the server (every new concern is also sealed to it):")
+    click.echo(f"  SPEAKUP_ESCROW_PUBLIC_KEY={base64.b64encode(pair.public).decode()}")
+    click.echo("Keep this OFFLINE (e.g. printed, in the trust's safe). Never put it on the server:")
+    click.echo(f"  {base64.b64encode(pair.private).decode()}")
+
+
+@escrow_group.command("grant")
+@click.argument("ref")
+@click.argument("email")
+def escrow_grant(ref: str, email: str) -> None:
+    """Give guardian EMAIL access to case REF using the escrow private key (read from stdin)."""
+    import base64
+    import binascii
+
+    from speakup.services import CaseNotFoundError, ConcernInvalidError, grant_from_escrow
+
+    try:
+        private = base64.b64decode(sys.stdin.readline().strip(), validate=True)
+    except binascii.Error:
+        _fail("The escrow private key must be the base64 text printed by 'escrow generate'.")
+    with database().session() as db:
+        try:
+            user = accounts.find_staff(db, email)
+            grant_from_escrow(db, ref=ref, escrow_private_key=private, staff_id=user.id)
+        except (accounts.AccountNotFoundError, CaseNotFoundError, ConcernInvalidError) as e:
+            _fail(str(e) or "No such case, or it was not sealed to this escrow key.")
+    click.echo(f"{email} can now open case {ref}.")
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -239,7 +281,7 @@ def demo_code() -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_export,
-                    audit_group, demo_group):
+                    audit_group, escrow_group, demo_group):
         app.cli.add_command(command)
 
 

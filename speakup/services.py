@@ -537,6 +537,35 @@ def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int |
     db.flush()
 
 
+def grant_from_escrow(db: Session, *, ref: str, escrow_private_key: bytes, staff_id: int,
+                      actor: str = "cli") -> None:
+    """Open a case with the organisation's offline escrow key and seal it to a guardian.
+
+    For when every guardian who held the case has left or lost both password and recovery
+    key. The reporter's exclusions still apply.
+    """
+    concern = db.scalar(select(Concern).where(Concern.ref == ref))
+    if concern is None or concern.escrow_key_sealed is None:
+        raise CaseNotFoundError
+    try:
+        key = open_with_private_key(escrow_private_key, concern.escrow_key_sealed,
+                                    context=concern_context(ref, "escrow-key"))
+    except DecryptionError as e:
+        raise CaseNotFoundError from e
+    allowed = {g.id: g for g in assignable_guardians(db, ref=ref)}
+    if staff_id not in allowed:
+        raise ConcernInvalidError("That guardian cannot be given this case.", "assignee")
+    if not any(g.staff_id == staff_id for g in concern.grants):
+        concern.grants.append(ConcernGrant(
+            staff_id=staff_id,
+            key_sealed=seal_to_public_key(allowed[staff_id].public_key, key,
+                                          context=concern_context(ref, "grant")),
+        ))
+    audit.record(db, actor=actor, action="case.escrow-grant", target=f"case:{ref}",
+                 detail=f"staff:{staff_id}")
+    db.flush()
+
+
 @dataclass(frozen=True)
 class NgoFields:
     raised: str

@@ -71,3 +71,36 @@ def test_ngo_export_and_purge_and_audit_verify(app, client, database, settings,
                           "WHERE id = (SELECT MIN(id) FROM audit_events)"))
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1 and "BROKEN" in broken.output
+
+
+def test_escrow_key_recovers_a_case_for_a_new_guardian(app, database, settings, guardian) -> None:
+    import base64
+
+    from core import create_app
+    from speakup import services
+    from tests.conftest import make_staff
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["escrow", "generate"]).output
+    public = re.search(r"SPEAKUP_ESCROW_PUBLIC_KEY=(\S+)", out).group(1)
+    private = out.strip().splitlines()[-1].strip()
+    escrowed = settings.with_overrides(escrow_public_key=base64.b64decode(public))
+    with database.session() as db:
+        services.submit_concern(db, draft=services.ConcernDraft(
+            text="escrowed text", kind="other", identity_mode="anonymous"),
+            form_token="e" * 30, settings=escrowed)
+        ref = db.scalar(text("SELECT ref FROM concerns"))
+    newcomer = make_staff(database, settings, "Nia Newcomer")
+    escrow_app = create_app(escrowed, database)
+    wrong = escrow_app.test_cli_runner().invoke(
+        args=["escrow", "grant", ref, newcomer.email],
+        input=base64.b64encode(b"x" * 32).decode() + "\n")
+    assert wrong.exit_code != 0
+    ok = escrow_app.test_cli_runner().invoke(args=["escrow", "grant", ref, newcomer.email],
+                                             input=private + "\n")
+    assert ok.exit_code == 0, ok.output
+    with database.session() as db:
+        user, key = accounts.authenticate(db, email=newcomer.email, password=newcomer.password,
+                                          code=newcomer.code(), settings=settings)
+        identity = accounts.StaffIdentity(user=user, private_key=key, session_token="t")
+        assert services.open_case(db, identity=identity, ref=ref).text == "escrowed text"
