@@ -26,7 +26,7 @@ migrate: install
 	$(DEV_ENV) $(SPEAKUP) db upgrade
 
 seed: install
-	$(DEV_ENV) $(SPEAKUP) demo seed
+	$(DEV_ENV) PORT=$(PORT) $(SPEAKUP) demo seed
 
 code: install
 	@$(DEV_ENV) $(SPEAKUP) demo code

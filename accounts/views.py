@@ -33,9 +33,15 @@ def require_role(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if "identity" not in g:
+                # A failed CSRF check stops the before-request hooks before the session is
+                # loaded; the view then runs again to show the form: load it here.
+                load_staff_session()
             identity = g.get("identity")
             if identity is None:
-                return redirect(url_for("accounts.login", next=request.path))
+                # request.path lacks the /staff mount point: next must be the full path.
+                return redirect(url_for("accounts.login",
+                                        next=request.script_root + request.path))
             if identity.user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -51,7 +57,8 @@ def _layout() -> dict[str, object]:
         links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO export"),
                  (url_for("guardian.audit_log"), "Audit log")]
     return {"service_name": "Speak Up: staff", "service_home_url": url_for("accounts.home"),
-            "header_links": links, "identity": identity, "logout_form": LogoutForm()}
+            "header_links": links, "identity": identity, "logout_form": LogoutForm(),
+            "privacy_url": "/privacy"}
 
 
 @bp.get("/")

@@ -26,7 +26,8 @@ class ScrubbedLogger(Logger):
     """Drops access-log lines for the anonymous side and keeps the others address-free."""
 
     def access(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
-        path = environ.get("PATH_INFO", "")
+        # The staff app is mounted under /staff, which moves that prefix to SCRIPT_NAME.
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         if not path.startswith("/staff"):
             return
         super().access(resp, req, environ, request_time)
@@ -39,3 +40,4 @@ class ScrubbedLogger(Logger):
 
 
 logger_class = ScrubbedLogger
+control_socket_disable = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -40,8 +41,8 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
     from core.migrate import upgrade
 
-    upgrade(database().engine)
-    click.echo("Database is up to date.")
+    revision = upgrade(database().engine)
+    click.echo(f"Database schema is at the latest version ({revision}).")
 
 
 # --- staff accounts ------------------------------------------------------------------------
@@ -261,7 +262,8 @@ def _print_demo_login() -> None:
 
     login = json.loads(_demo_file().read_text())
     click.echo("")
-    click.echo("Demo guardian login (staff side, http://127.0.0.1:5000/staff/login):")
+    port = os.environ.get("PORT", "5000")
+    click.echo(f"Demo guardian login (staff side, http://127.0.0.1:{port}/staff/login):")
     click.echo(f"  email:    {login['email']}")
     click.echo(f"  password: {login['password']}")
     click.echo(f"  TOTP secret (add to an authenticator app): {login['totp_secret']}")
@@ -275,8 +277,13 @@ def demo_code() -> None:
     """Print the demo guardian's current TOTP code."""
     import pyotp
 
+    import time
+
     login = json.loads(_demo_file().read_text())
-    click.echo(pyotp.TOTP(login["totp_secret"]).now())
+    totp = pyotp.TOTP(login["totp_secret"])
+    left = totp.interval - int(time.time()) % totp.interval
+    click.echo(f"{totp.now()}  (valid for {left} more seconds; each code works once, so after "
+               "signing in wait for the next one)")
 
 
 def register_commands(app: Flask) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -18,5 +19,8 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Migrate to ``revision``; return the revision the database is now at."""
     command.upgrade(alembic_config(engine), revision)
+    with engine.connect() as conn:
+        return str(MigrationContext.configure(conn).get_current_revision())

@@ -100,10 +100,27 @@ CSRF_EXPIRED = ("This page was open for a long time, so for your security we nee
 
 
 def explain_csrf(form: Any) -> None:
-    """After an expired or missing form token, say so in plain words on the form."""
-    if g.get("csrf_failed") and getattr(form, "csrf_token", None) is not None \
-            and form.csrf_token.errors:
-        form.csrf_token.errors = [CSRF_EXPIRED]
+    """After an expired or missing form token, say so in plain words on the form.
+
+    Views call this before validating, when the token's error is not there yet: the
+    message replaces it as soon as the form is validated.
+    """
+    if not g.get("csrf_failed") or getattr(form, "csrf_token", None) is None:
+        return
+
+    def explain() -> None:
+        if form.csrf_token.errors:
+            form.csrf_token.errors = [CSRF_EXPIRED]
+
+    validate = form.validate
+
+    def validate_and_explain(*args: Any, **kwargs: Any) -> bool:
+        valid: bool = validate(*args, **kwargs)
+        explain()
+        return valid
+
+    form.validate = validate_and_explain
+    explain()
 
 
 def _csrf_failed(_error: CSRFError) -> Any:

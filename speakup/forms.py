@@ -39,6 +39,12 @@ TEXT_LIMIT = 20_000
 MESSAGE_LIMIT = 10_000
 
 
+def _strip(value: object) -> object:
+    """Optional() passes a whitespace-only choice without checking it against the choices:
+    strip it, so that it counts as not chosen instead of being stored."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def recent_months(today: date, count: int = 24) -> list[tuple[str, str]]:
     """("2026-11", "November 2026") for this month and the ``count - 1`` before it."""
     months = []
@@ -58,8 +64,9 @@ class ConcernForm(FlaskForm):
     )
     kind = RadioField("What is it mainly about?",
                       validators=[InputRequired("Choose what it is mainly about.")])
-    site = SelectField("Where did it happen?", validators=[Optional()])
-    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()])
+    site = SelectField("Where did it happen?", validators=[Optional()], filters=[_strip])
+    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()],
+                                 filters=[_strip])
     identity_mode = RadioField(
         "How do you want to raise it?",
         choices=[(code, label) for code, label, _ in IDENTITY_MODES],
@@ -68,8 +75,9 @@ class ConcernForm(FlaskForm):
     name = StringField("Your name", validators=[Optional(), Length(max=120)])
     contact = StringField("How the guardian can contact you",
                           validators=[Optional(), Length(max=200)])
-    professional_group = SelectField("Your professional group", validators=[Optional()])
-    ethnicity = SelectField("Your ethnic group", validators=[Optional()],
+    professional_group = SelectField("Your professional group", validators=[Optional()],
+                                     filters=[_strip])
+    ethnicity = SelectField("Your ethnic group", validators=[Optional()], filters=[_strip],
                             choices=[("", "Choose an option"), *ETHNICITIES, PREFER_NOT_TO_SAY])
     quote_consent = BooleanField(
         "Short extracts, with names and details removed, may be quoted in equality summaries",
@@ -116,7 +124,6 @@ class ReceiptForm(FlaskForm):
 
 class ReporterMessageForm(FlaskForm):
     text = TextAreaField("Your message", validators=[
-        Optional(),
         Length(max=MESSAGE_LIMIT, message=f"Keep it under {MESSAGE_LIMIT:,} characters."),
     ])
     files = MultipleFileField("Attach files", validators=[Optional()])
@@ -155,7 +162,8 @@ class StatusForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    assignee = SelectField("Assigned guardian", coerce=str, validators=[Optional()])
+    assignee = SelectField("Assigned guardian", coerce=str, validators=[Optional()],
+                           filters=[_strip])
 
 
 class NgoForm(FlaskForm):
@@ -163,9 +171,11 @@ class NgoForm(FlaskForm):
                         validators=[InputRequired("Choose how the concern was raised.")])
     elements = SelectMultipleField("Elements of the case", choices=list(NGO_ELEMENTS),
                                    validators=[Optional()])
-    professional_group = SelectField("Professional or worker group", validators=[Optional()])
+    professional_group = SelectField("Professional or worker group", validators=[Optional()],
+                                     filters=[_strip])
     speak_up_again = RadioField("Given your experience, would you speak up again?",
-                                choices=list(SPEAK_UP_AGAIN), validators=[Optional()])
+                                choices=list(SPEAK_UP_AGAIN), validators=[Optional()],
+                                filters=[_strip])
 
 
 class ExportForm(FlaskForm):

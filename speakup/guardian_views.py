@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from accounts.services import StaffIdentity, list_staff
 from accounts.views import require_role
@@ -49,7 +61,7 @@ def _forms_for(case: services.CaseView) -> dict[str, Any]:
         speak_up_again=concern.ngo_speak_up_again,
     )
     ngo.professional_group.choices = [("", "Not recorded"), *org.professional_groups]
-    return {"reply_form": ReplyForm(), "note_form": NoteForm(),
+    return {"reply_form": ReplyForm(), "note_form": NoteForm(prefix="note"),
             "status_form": StatusForm(status=concern.status), "assign_form": assign,
             "ngo_form": ngo}
 
@@ -110,7 +122,7 @@ def reply(ref: str) -> Any:
 @bp.post("/cases/<ref>/note")
 @guardian_only
 def note(ref: str) -> Any:
-    form = NoteForm()
+    form = NoteForm(prefix="note")
     return _act(ref, form, "note_form", lambda: services.add_note(
         db(), identity=_identity(), ref=ref, text=form.text.data or ""), "Note added.")
 
@@ -157,8 +169,9 @@ def attachment(ref: str, attachment_id: int) -> Any:
         db().commit()
     except services.CaseNotFoundError:
         abort(404)
-    return Response(content, mimetype=meta.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{meta.filename}"'})
+    # send_file encodes a non-Latin-1 name (RFC 6266); a raw header would break the server.
+    return send_file(io.BytesIO(content), mimetype=meta.content_type, as_attachment=True,
+                     download_name=meta.filename, conditional=False, etag=False)
 
 
 @bp.route("/export", methods=["GET", "POST"])

@@ -6,17 +6,18 @@ stored. The reporter's access to their concern lives only in the encrypted sessi
 
 from __future__ import annotations
 
+import io
 import secrets
 from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
+    send_file,
     session,
     url_for,
 )
@@ -40,7 +41,9 @@ bp = Blueprint("report", __name__, template_folder="templates")
 
 def _files(field: Any) -> tuple[list[CleanFile], list[str]]:
     """Clean every uploaded file; return the good ones and a message per bad one."""
-    uploads: list[FileStorage] = [f for f in (field.data or []) if f and f.filename]
+    # A plain form value sent under the files' name is not a file: ignore it.
+    uploads: list[FileStorage] = [f for f in (field.data or [])
+                                  if isinstance(f, FileStorage) and f.filename]
     cfg = settings()
     if len(uploads) > cfg.max_attachments:
         return [], [f"You can attach up to {cfg.max_attachments} files."]
@@ -203,8 +206,9 @@ def attachment(attachment_id: int) -> Any:
                                                      attachment_id=attachment_id)
     except (services.CaseNotFoundError, services.ReceiptNotFoundError):
         abort(404)
-    return Response(content, mimetype=meta.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{meta.filename}"'})
+    # send_file encodes a non-Latin-1 name (RFC 6266); a raw header would break the server.
+    return send_file(io.BytesIO(content), mimetype=meta.content_type, as_attachment=True,
+                     download_name=meta.filename, conditional=False, etag=False)
 
 
 @bp.post("/concern/leave")

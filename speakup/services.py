@@ -180,7 +180,10 @@ def submit_concern(
         if db.scalar(select(Concern.id).where(Concern.receipt_lookup == derived.lookup)) is None:
             break
     ref = _new_ref(db)
-    body = {"text": draft.text, "name": draft.name.strip(), "contact": draft.contact.strip()}
+    # Anonymous means anonymous: a name or contact typed before choosing it is not kept.
+    named = draft.identity_mode in ("confidential", "open")
+    body = {"text": draft.text, "name": draft.name.strip() if named else "",
+            "contact": draft.contact.strip() if named else ""}
     concern = Concern(
         ref=ref, receipt_lookup=derived.lookup,
         reporter_key_sealed=seal(derived.key, key, context=concern_context(ref, "reporter-key")),

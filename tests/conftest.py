@@ -7,6 +7,7 @@ Chromium is a failure, not a skip.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from accounts import services as accounts
@@ -43,13 +44,29 @@ def _backends() -> list[str]:
 
 
 @pytest.fixture(params=_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'speakup.db'}"
+        yield f"sqlite:///{tmp_path / 'speakup.db'}"
+        return
     if not PG_URL:
         missing("TEST_DATABASE_URL is not set")
-    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
+    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
         if PG_URL.startswith("postgresql://") else PG_URL
+    # Each test gets its own schema, so test runs can share one server in parallel.
+    schema = f"t_{os.getpid()}_{next(_schema_numbers)}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+_schema_numbers = itertools.count()
 
 
 @pytest.fixture
@@ -60,17 +77,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     })
 
 
-def reset_postgres(database: Database) -> None:
-    with database.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-
-
 @pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
     database = Database(settings.database_url)
-    if not database.is_sqlite:
-        reset_postgres(database)
     upgrade(database.engine)
     yield database
     database.dispose()

@@ -41,8 +41,9 @@ def _fill_every_sealed_field(app, client: FlaskClient, guardian) -> str:
     assert f"{MARKER} concern text" in page and f"{MARKER} name" in page
     staff.post(f"/staff/cases/{ref}/reply", data={"csrf_token": csrf_token(page),
                                                   "text": f"{MARKER} reply"})
-    staff.post(f"/staff/cases/{ref}/note", data={"csrf_token": csrf_token(page),
-                                                 "text": f"{MARKER} note"})
+    noted = staff.post(f"/staff/cases/{ref}/note", data={"csrf_token": csrf_token(page),
+                                                         "note-text": f"{MARKER} note"})
+    assert noted.status_code == 302
     reporter = reporter_sign_in(app.test_client(), receipt)
     case = reporter.get("/concern").data.decode()
     assert f"{MARKER} reply" in case and f"{MARKER} note" not in case
@@ -64,8 +65,10 @@ def _raw_copy(database, settings) -> bytes:
         return raw
     if shutil.which("pg_dump") is None:
         missing("pg_dump not installed")
-    url = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    return subprocess.run(["pg_dump", "--no-owner", url], check=True,
+    url, _, options = settings.database_url.replace(
+        "postgresql+psycopg://", "postgresql://", 1).partition("?")
+    schema = options.rsplit("%3D", 1)[-1]
+    return subprocess.run(["pg_dump", "--no-owner", "--schema", schema, url], check=True,
                           capture_output=True).stdout
 
 

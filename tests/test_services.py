@@ -93,6 +93,16 @@ def test_same_form_token_creates_one_concern_and_same_receipt(db, settings, guar
     assert db.scalar(select(func.count()).select_from(Concern)) == 1
 
 
+def test_anonymous_concern_keeps_no_name_typed_before_choosing(db, settings, guardian) -> None:
+    receipt = _submit(db, settings, name="Jo Bloggs", contact="07700 900000").receipt
+    access = services.open_with_receipt(db, receipt=receipt, settings=settings)
+    case = services.reporter_case(db, access=access)
+    assert (case.name, case.contact) == ("", "")
+    named = _submit(db, settings, name="Jo Bloggs", identity_mode="confidential").receipt
+    access = services.open_with_receipt(db, receipt=named, settings=settings)
+    assert services.reporter_case(db, access=access).name == "Jo Bloggs"
+
+
 def test_receipt_from_a_different_pepper_does_not_open(db, settings, guardian) -> None:
     receipt = _submit(db, settings).receipt
     other = settings.with_overrides(receipt_pepper=b"z" * 32)
