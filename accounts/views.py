@@ -76,6 +76,8 @@ def login() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
+            if "\x00" in (form.email.data or ""):  # no account has one; PostgreSQL refuses it
+                raise services.LoginError
             user, private_key = services.authenticate(
                 db(), email=form.email.data or "", password=form.password.data or "",
                 code=form.code.data or "", settings=settings())
@@ -92,7 +94,6 @@ def login() -> Any:
             db().commit()
             session.clear()
             session["token"] = token
-            flash(f"Signed in as {user.name}.", "success")
             return redirect(url_for("guardian.inbox"))
     elif form.is_submitted():
         status = 400

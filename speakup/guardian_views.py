@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -27,7 +30,20 @@ from speakup import services
 from speakup.forms import AssignForm, ExportForm, NgoForm, NoteForm, ReplyForm, StatusForm
 
 bp = Blueprint("guardian", __name__, template_folder="templates")
-guardian_only = require_role("guardian")
+_REF = re.compile(r"[A-Z0-9]{1,16}")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guardian_only(view: F) -> F:
+    """Guardians only; a case reference that cannot exist (a NUL byte, which PostgreSQL
+    refuses in a query, or any other junk) is a 404 without touching the database."""
+    @require_role("guardian")
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if "ref" in kwargs and not _REF.fullmatch(kwargs["ref"]):
+            abort(404)
+        return view(*args, **kwargs)
+    return wrapped  # type: ignore[return-value]
 
 
 def _identity() -> StaffIdentity:

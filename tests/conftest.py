@@ -168,9 +168,14 @@ def submit_concern(client: FlaskClient, text_: str = "The rota is unsafe on ward
     }
     response = client.post("/concern/new", data=data, content_type="multipart/form-data")
     html = response.data.decode()
-    match = re.search(r'class="speakup-receipt" id="receipt">([a-z ]+)<', html)
-    assert response.status_code == 200 and match, html[:3000]
-    return match.group(1), html
+    return receipt_on(html, response.status_code), html
+
+
+def receipt_on(html: str, status: int = 200) -> str:
+    """The receipt words shown on a receipt page."""
+    match = re.search(r'id="receipt">(.*?)</p>', html, re.S)
+    assert status == 200 and match, html[:3000]
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
 
 
 def reporter_sign_in(client: FlaskClient, receipt: str) -> FlaskClient:

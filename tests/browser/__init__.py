@@ -1,0 +1,1 @@
+"""Browser tests: the whole journey in real headless Chromium, with axe-core."""
