@@ -57,6 +57,7 @@ class Organisation:
     sites: tuple[tuple[str, str], ...]
     concern_kinds: tuple[tuple[str, str], ...]
     professional_groups: tuple[tuple[str, str], ...]
+    directorates: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_toml(cls, path: Path) -> Organisation:
@@ -77,6 +78,7 @@ class Organisation:
             sites=pairs("sites"),
             concern_kinds=pairs("concern_kinds"),
             professional_groups=pairs("professional_groups"),
+            directorates=pairs("directorates"),
         )
 
 

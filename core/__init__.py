@@ -67,8 +67,10 @@ def create_source_app(settings: Settings, database: Database) -> Flask:
         ),
     }
     from speakup.report_views import bp as report_bp
+    from surveys.respond_views import bp as survey_bp
 
     app.register_blueprint(report_bp)
+    app.register_blueprint(survey_bp)
 
     @app.context_processor
     def _layout() -> dict[str, object]:

@@ -287,8 +287,10 @@ def demo_code() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from surveys.cli import survey_group
+
     for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_export,
-                    audit_group, escrow_group, demo_group):
+                    audit_group, escrow_group, demo_group, survey_group):
         app.cli.add_command(command)
 
 

@@ -97,3 +97,4 @@ def import_models() -> None:
     import accounts.models  # noqa: F401
     import core.audit  # noqa: F401
     import speakup.models  # noqa: F401
+    import surveys.models  # noqa: F401

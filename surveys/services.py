@@ -1,0 +1,374 @@
+"""Pulse surveys: definitions, waves, invitation codes, unlinkable responses, import.
+
+Results are in :mod:`surveys.results`, which puts every figure through the one
+disclosure-control module, :mod:`analysis.disclosure`.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from config.vocabulary import PREFER_NOT_TO_SAY
+from core import audit
+from core.db import today
+from core.encryption import derive_subkey, open_sealed, seal, token_digest
+from surveys.definition import DefinitionError, SurveyDefinition, parse_definition
+from surveys.models import (
+    DEMOGRAPHIC_COLUMNS,
+    InvitationCode,
+    Survey,
+    SurveyAnswer,
+    SurveyComment,
+    SurveyResponse,
+    SurveyWave,
+)
+
+CODE_GROUPS = 3
+
+
+class SurveyError(Exception):
+    """Root of survey errors; the message is written for the person who caused it."""
+
+
+class SurveyNotFoundError(SurveyError):
+    pass
+
+
+class SurveyClosedError(SurveyError):
+    pass
+
+
+class CodeError(SurveyError):
+    """Unknown, used or malformed invitation code (one message for all three)."""
+
+
+class AnswerError(SurveyError):
+    """An answer outside what the question allows; ``field`` names the question."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ImportRowError:
+    line: int
+    message: str
+
+
+class ImportRowsError(SurveyError):
+    """Some rows of an import are invalid; nothing was imported."""
+
+    def __init__(self, errors: list[ImportRowError]) -> None:
+        super().__init__(f"{len(errors)} invalid row(s); nothing was imported")
+        self.errors = errors
+
+
+def definition_of(survey: Survey, settings: Settings) -> SurveyDefinition:
+    return parse_definition(survey.definition, directorates=settings.organisation.directorates)
+
+
+def find_survey(db: Session, key: str | int) -> Survey:
+    """A survey by numeric id or by slug."""
+    survey = None
+    if isinstance(key, int) or str(key).isdigit():
+        survey = db.get(Survey, int(key))
+    if survey is None:
+        survey = db.scalar(select(Survey).where(Survey.slug == str(key)))
+    if survey is None:
+        raise SurveyNotFoundError(f"No survey {key!r}.")
+    return survey
+
+
+def save_survey(db: Session, *, definition_text: str, settings: Settings,
+                actor: str) -> Survey:
+    """Create the survey the definition names, or update its definition.
+
+    Question ids that already have answers cannot be removed or change kind.
+    """
+    definition = parse_definition(definition_text, directorates=settings.organisation.directorates)
+    survey = db.scalar(select(Survey).where(Survey.slug == definition.id))
+    if survey is None:
+        survey = Survey(slug=definition.id, title=definition.title, definition=definition_text)
+        db.add(survey)
+        db.flush()
+        audit.record(db, actor=actor, action="survey.create", target=f"survey:{survey.id}")
+        return survey
+    old = definition_of(survey, settings)
+    answered = set(db.scalars(
+        select(SurveyAnswer.question_id).join(SurveyResponse)
+        .join(SurveyWave).where(SurveyWave.survey_id == survey.id).distinct()))
+    for q in old.questions:
+        if q.id in answered:
+            try:
+                new_q = definition.question(q.id)
+            except KeyError as e:
+                raise DefinitionError(f"question {q.id} already has answers; keep it") from e
+            if new_q.kind != q.kind or not set(q.option_ids) <= set(new_q.option_ids):
+                raise DefinitionError(f"question {q.id} already has answers; keep its kind "
+                                      "and options")
+    survey.title = definition.title
+    survey.definition = definition_text
+    audit.record(db, actor=actor, action="survey.update", target=f"survey:{survey.id}")
+    db.flush()
+    return survey
+
+
+def wave(db: Session, survey: Survey, label: str) -> SurveyWave:
+    """The wave of ``survey`` with ``label``, created (as a draft) if it does not exist."""
+    label = label.strip()[:40] or "Wave 1"
+    found = db.scalar(select(SurveyWave).where(SurveyWave.survey_id == survey.id,
+                                               SurveyWave.label == label))
+    if found is None:
+        found = SurveyWave(survey_id=survey.id, label=label, status="draft")
+        db.add(found)
+        db.flush()
+    return found
+
+
+def open_wave(db: Session, *, wave_: SurveyWave, open_link: bool, actor: str) -> SurveyWave:
+    if wave_.status == "closed":
+        raise SurveyClosedError("This wave has closed; start a new wave instead.")
+    wave_.status = "open"
+    wave_.opened_on = wave_.opened_on or today()
+    if open_link and wave_.open_link is None:
+        wave_.open_link = secrets.token_urlsafe(18)
+    audit.record(db, actor=actor, action="survey.open", target=f"wave:{wave_.id}")
+    db.flush()
+    return wave_
+
+
+def close_wave(db: Session, *, wave_: SurveyWave, actor: str) -> SurveyWave:
+    wave_.status = "closed"
+    wave_.closed_on = today()
+    wave_.open_link = None
+    audit.record(db, actor=actor, action="survey.close", target=f"wave:{wave_.id}")
+    db.flush()
+    return wave_
+
+
+def _normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def generate_codes(db: Session, *, wave_: SurveyWave, count: int, actor: str) -> list[str]:
+    """``count`` new single-use codes (60 bits each), returned once and stored as digests."""
+    if not 1 <= count <= 100_000:
+        raise SurveyError("Ask for between 1 and 100,000 codes.")
+    codes = []
+    for _ in range(count):
+        raw = base64.b32encode(secrets.token_bytes(10)).decode()[: 4 * CODE_GROUPS]
+        codes.append("-".join(raw[i : i + 4] for i in range(0, len(raw), 4)))
+    db.add_all(InvitationCode(wave_id=wave_.id, code_digest=token_digest(_normalise_code(c)))
+               for c in codes)
+    audit.record(db, actor=actor, action="survey.codes", target=f"wave:{wave_.id}",
+                 detail=str(count))
+    db.flush()
+    return codes
+
+
+def check_code(db: Session, *, wave_: SurveyWave, code: str) -> None:
+    """Raise :class:`CodeError` unless ``code`` is an unused code of this wave."""
+    found = db.scalar(select(InvitationCode).where(
+        InvitationCode.code_digest == token_digest(_normalise_code(code)),
+        InvitationCode.wave_id == wave_.id))
+    if found is None or found.used:
+        raise CodeError("That code is not right, or it has already been used.")
+
+
+def wave_for_code(db: Session, code: str) -> SurveyWave:
+    """The open wave a code belongs to. Raises :class:`CodeError` or SurveyClosedError."""
+    found = db.scalar(select(InvitationCode).where(
+        InvitationCode.code_digest == token_digest(_normalise_code(code))))
+    if found is None or found.used:
+        raise CodeError("That code is not right, or it has already been used.")
+    wave_ = db.get(SurveyWave, found.wave_id)
+    assert wave_ is not None
+    if wave_.status != "open":
+        raise SurveyClosedError("This survey is not open at the moment.")
+    return wave_
+
+
+def wave_for_link(db: Session, token: str) -> SurveyWave:
+    wave_ = db.scalar(select(SurveyWave).where(SurveyWave.open_link == token))
+    if wave_ is None or wave_.status != "open":
+        raise SurveyClosedError("This survey link is not open at the moment.")
+    return wave_
+
+
+def _comment_key(settings: Settings) -> bytes:
+    return derive_subkey(settings.staff_secret, "survey-comments")
+
+
+def _comment_context(response_id: str, question_id: str) -> bytes:
+    return f"speakup/survey-comment/{response_id}/{question_id}".encode()
+
+
+def validate_answers(definition: SurveyDefinition, answers: Mapping[str, object]) -> (
+    dict[str, object]
+):
+    """Check every answer against its question; unknown keys are refused.
+
+    Values: a str option id (single-choice kinds and demographics), a list of option ids
+    (multiple), a str (text). Empty values mean "not answered".
+    """
+    clean: dict[str, object] = {}
+    allowed_keys = {q.id for q in definition.questions} | {d.id for d in definition.demographics}
+    for key in answers:
+        if key not in allowed_keys:
+            raise AnswerError(f"There is no question {key!r} in this survey.", key)
+    for d in definition.demographics:
+        value = answers.get(d.id)
+        if value in (None, ""):
+            continue
+        if value not in {o for o, _ in d.options} | {PREFER_NOT_TO_SAY[0]}:
+            raise AnswerError("Choose one of the options given.", d.id)
+        clean[d.id] = value
+    for q in definition.questions:
+        value = answers.get(q.id)
+        if value in (None, "", []):
+            continue
+        if q.kind == "text":
+            if not isinstance(value, str):
+                raise AnswerError("Write your answer as text.", q.id)
+            if len(value) > q.max_length:
+                raise AnswerError(f"Keep it under {q.max_length:,} characters.", q.id)
+            if value.strip():
+                clean[q.id] = value.strip()
+        elif q.kind == "multiple":
+            values = value if isinstance(value, list) else [value]
+            if any(v not in q.option_ids for v in values) or len(set(values)) != len(values):
+                raise AnswerError("Choose from the options given.", q.id)
+            clean[q.id] = list(values)
+        else:
+            if value not in q.option_ids:
+                raise AnswerError("Choose one of the options given.", q.id)
+            clean[q.id] = value
+    return clean
+
+
+def _store_response(db: Session, *, wave_: SurveyWave, definition: SurveyDefinition,
+                    answers: Mapping[str, object], settings: Settings) -> None:
+    response = SurveyResponse(id=secrets.token_hex(16), wave_id=wave_.id)
+    for column in DEMOGRAPHIC_COLUMNS:
+        value = answers.get(column)
+        if isinstance(value, str):
+            setattr(response, column, value)
+    for q in definition.questions:
+        value = answers.get(q.id)
+        if value is None:
+            continue
+        if q.kind == "text":
+            assert isinstance(value, str)
+            response.comments.append(SurveyComment(
+                question_id=q.id,
+                text_sealed=seal(_comment_key(settings), value.encode(),
+                                 context=_comment_context(response.id, q.id))))
+        else:
+            for v in value if isinstance(value, list) else [value]:
+                response.answers.append(SurveyAnswer(question_id=q.id, value=str(v)))
+    db.add(response)
+
+
+def submit_response(db: Session, *, wave_: SurveyWave, code: str | None,
+                    answers: Mapping[str, object], settings: Settings) -> None:
+    """Store one response, spending the invitation code in the same transaction.
+
+    The code is marked used with a conditional UPDATE, so of two concurrent submissions with
+    one code exactly one succeeds (the other raises :class:`CodeError` and stores nothing).
+    Without a code the wave must have an open link.
+    """
+    if wave_.status != "open":
+        raise SurveyClosedError("This survey has closed. Thank you for your time.")
+    definition = definition_of(wave_.survey, settings)
+    clean = validate_answers(definition, answers)
+    if code is None:
+        if wave_.open_link is None:
+            raise CodeError("This survey needs an invitation code.")
+    else:
+        result = db.execute(
+            update(InvitationCode)
+            .where(InvitationCode.code_digest == token_digest(_normalise_code(code)),
+                   InvitationCode.wave_id == wave_.id, InvitationCode.used.is_(False))
+            .values(used=True))
+        if getattr(result, "rowcount", 0) != 1:
+            raise CodeError("That code is not right, or it has already been used.")
+    _store_response(db, wave_=wave_, definition=definition, answers=clean, settings=settings)
+    db.flush()
+
+
+def read_comments(db: Session, *, wave_: SurveyWave, question_id: str,
+                  settings: Settings) -> list[str]:
+    """Decrypt the free-text answers of one question (for theme analysis only)."""
+    rows = db.execute(
+        select(SurveyComment.response_id, SurveyComment.text_sealed)
+        .join(SurveyResponse).where(SurveyResponse.wave_id == wave_.id,
+                                    SurveyComment.question_id == question_id))
+    return [open_sealed(_comment_key(settings), sealed,
+                        context=_comment_context(rid, question_id)).decode()
+            for rid, sealed in rows]
+
+
+def response_count(db: Session, wave_: SurveyWave) -> int:
+    """The raw count, for the disclosure module only: never show it directly."""
+    return int(db.scalar(select(func.count()).select_from(SurveyResponse)
+                         .where(SurveyResponse.wave_id == wave_.id)) or 0)
+
+
+def import_responses(db: Session, *, survey: Survey, csv_text: str, wave_label: str,
+                     settings: Settings, actor: str) -> int:
+    """Import a CSV whose columns are question ids (answers as option ids).
+
+    Multiple-choice answers are separated by ``|``. A ``wave`` column, if present, names each
+    row's wave; otherwise ``wave_label``. Every row is checked first: if any is invalid,
+    :class:`ImportRowsError` lists them by line number and nothing is imported.
+    """
+    definition = definition_of(survey, settings)
+    reader = csv.DictReader(io.StringIO(csv_text))
+    known = {q.id for q in definition.questions} | {d.id for d in definition.demographics} | {
+        "wave"}
+    unknown = [c for c in (reader.fieldnames or []) if c not in known]
+    if not reader.fieldnames:
+        raise ImportRowsError([ImportRowError(1, "the file has no header row")])
+    if unknown:
+        raise ImportRowsError([ImportRowError(1, "unknown column(s): " + ", ".join(unknown))])
+    multiple = {q.id for q in definition.questions if q.kind == "multiple"}
+    parsed: list[tuple[str, dict[str, object]]] = []
+    errors: list[ImportRowError] = []
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            errors.append(ImportRowError(line, "more values than columns"))
+            continue
+        raw: dict[str, object] = {}
+        for key, value in row.items():
+            if key == "wave" or value is None:
+                continue
+            value = value.strip()
+            raw[key] = [v for v in value.split("|") if v] if key in multiple else value
+        try:
+            parsed.append((row.get("wave") or wave_label, validate_answers(definition, raw)))
+        except AnswerError as e:
+            errors.append(ImportRowError(line, f"{e.field}: {e}"))
+    if errors:
+        raise ImportRowsError(errors)
+    waves: dict[str, SurveyWave] = {}
+    for label, answers in parsed:
+        if label not in waves:
+            waves[label] = wave(db, survey, label)
+        _store_response(db, wave_=waves[label], definition=definition, answers=answers,
+                        settings=settings)
+    audit.record(db, actor=actor, action="survey.import", target=f"survey:{survey.id}",
+                 detail=f"rows={len(parsed)}")
+    db.flush()
+    return len(parsed)
+

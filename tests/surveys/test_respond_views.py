@@ -1,0 +1,79 @@
+"""Answering a survey in the browser-facing app (Flask client)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from surveys import definition as definitions
+from surveys import services
+from surveys.models import SurveyAnswer, SurveyResponse
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def codes(database, settings) -> tuple[list[str], str]:
+    with database.session() as db:
+        survey = services.save_survey(db, definition_text=definitions.template_text(
+            "equality-pulse"), settings=settings, actor="t")
+        wave = services.open_wave(db, wave_=services.wave(db, survey, "W"), open_link=True,
+                                  actor="t")
+        return services.generate_codes(db, wave_=wave, count=2, actor="t"), wave.open_link
+
+
+def _enter(client, code: str):
+    page = client.get("/survey/").data.decode()
+    return client.post("/survey/", data={"csrf_token": csrf_token(page), "code": code})
+
+
+def test_answering_with_a_code(client, database, codes) -> None:
+    assert _enter(client, codes[0][0]).status_code == 302
+    page = client.get("/survey/answer").data.decode()
+    assert "Roles here are advertised and filled fairly." in page
+    done = client.post("/survey/answer", data={
+        "csrf_token": csrf_token(page), "roles_fair": "agree", "ethnicity": "prefer-not",
+        "fairer_progression": "Publish shortlisting criteria."})
+    assert done.status_code == 200 and "Your answers have been saved" in done.data.decode()
+    again = client.get("/survey/answer")
+    assert again.status_code == 302  # the code is gone from the session
+    used = _enter(client, codes[0][0])
+    assert used.status_code == 400 and "already been used" in used.data.decode()
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 1
+        assert db.scalar(select(SurveyAnswer.value)) == "agree"
+
+
+def test_out_of_range_answer_keeps_what_was_typed(client, database, codes) -> None:
+    _enter(client, codes[0][1])
+    page = client.get("/survey/answer").data.decode()
+    response = client.post("/survey/answer", data={
+        "csrf_token": csrf_token(page), "roles_fair": "hacked",
+        "fairer_progression": "Kept text 123"})
+    body = response.data.decode()
+    assert response.status_code == 400
+    assert "Choose one of the options given." in body and "Kept text 123" in body
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_open_link_answers_once_per_browser(client, database, codes) -> None:
+    link = codes[1]
+    assert client.get(f"/survey/link/{link}").status_code == 302
+    page = client.get("/survey/answer").data.decode()
+    client.post("/survey/answer", data={"csrf_token": csrf_token(page), "roles_fair": "agree"})
+    assert client.get(f"/survey/link/{link}").status_code == 302
+    again = client.get("/survey/answer").data.decode()
+    assert "We already have your answers" in again
+    assert client.get("/survey/link/not-a-link").status_code == 404
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 1
+
+
+def test_code_never_appears_in_a_url_or_page(client, codes) -> None:
+    response = _enter(client, codes[0][0])
+    assert codes[0][0] not in response.headers["Location"]
+    page = client.get("/survey/answer").data.decode()
+    assert codes[0][0] not in page
+    assert not re.search(r"[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}", page)
