@@ -42,7 +42,7 @@ class KdfProfile:
 
     @classmethod
     def production(cls) -> KdfProfile:
-        return cls("production", argon2_memory_kib=64 * 1024, argon2_iterations=3, scrypt_n=2**15)
+        return cls("production", argon2_memory_kib=64 * 1024, argon2_iterations=3, scrypt_n=2**14)
 
     @classmethod
     def fast(cls) -> KdfProfile:

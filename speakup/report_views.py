@@ -21,6 +21,7 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from core.db import today
@@ -67,6 +68,23 @@ def privacy() -> str:
     return render_template("speakup/privacy.html")
 
 
+def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Submission:
+    """Submit and commit. A double click sends the same form token twice at once: the
+    second request then hits the token's unique constraint, and trying again finds the
+    first request's receipt instead of failing."""
+    for attempt in (1, 2):
+        try:
+            submission = services.submit_concern(db(), draft=draft, form_token=form_token,
+                                                 settings=settings())
+            db().commit()
+            return submission
+        except IntegrityError:
+            db().rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @bp.route("/concern/new", methods=["GET", "POST"])
 def new_concern() -> Any:
     form = ConcernForm()
@@ -81,10 +99,7 @@ def new_concern() -> Any:
         files, file_errors = _files(form.files)
         if not file_errors:
             try:
-                submission = services.submit_concern(
-                    db(), draft=form.to_draft(files), form_token=form.form_token.data,
-                    settings=settings())
-                db().commit()
+                submission = _submit_once(form.to_draft(files), form.form_token.data)
             except services.ConcernInvalidError as e:
                 db().rollback()
                 target = getattr(form, e.field or "text", form.text)

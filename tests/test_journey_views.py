@@ -61,3 +61,38 @@ def test_receipt_attempts_are_rate_limited(client: FlaskClient, guardian) -> Non
             "csrf_token": csrf_token(page), "receipt": "abandon " * 8}).status_code)
     assert statuses[:5] == [400] * 5
     assert statuses[5:] == [429, 429]
+
+
+def test_double_click_sends_one_concern_and_both_get_the_receipt(app, database, guardian) -> None:
+    """Two simultaneous posts of one form: one concern, the same receipt, never a 500."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from speakup.models import Concern
+    from tests.conftest import form_token, receipt_on
+
+    client = app.test_client()
+    page = client.get("/concern/new").data.decode()
+    data = {"csrf_token": csrf_token(page), "form_token": form_token(page),
+            "text": "double click", "kind": "other", "identity_mode": "anonymous"}
+    cookie = client.get_cookie("su_r").value
+    results: list[tuple[int, str]] = []
+    barrier = threading.Barrier(2)
+
+    def post() -> None:
+        c = app.test_client()
+        c.set_cookie("su_r", cookie)
+        barrier.wait()
+        r = c.post("/concern/new", data=data, content_type="multipart/form-data")
+        results.append((r.status_code, r.data.decode()))
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [status for status, _ in results] == [200, 200]
+    assert receipt_on(results[0][1]) == receipt_on(results[1][1])
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(Concern)) == 1
