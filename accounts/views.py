@@ -56,6 +56,8 @@ def _layout() -> dict[str, object]:
     if identity is not None and identity.user.is_guardian:
         links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO export"),
                  (url_for("guardian.audit_log"), "Audit log")]
+    elif identity is not None and identity.user.role == "edi":
+        links = [(url_for("edi.index"), "Surveys")]
     return {"service_name": "Speak Up: staff", "service_home_url": url_for("accounts.home"),
             "header_links": links, "identity": identity, "logout_form": LogoutForm(),
             "privacy_url": "/privacy"}
@@ -66,7 +68,7 @@ def home() -> Any:
     identity = g.get("identity")
     if identity is None:
         return redirect(url_for("accounts.login"))
-    return redirect(url_for("guardian.inbox"))
+    return redirect(url_for("edi.index" if identity.user.role == "edi" else "guardian.inbox"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -94,7 +96,7 @@ def login() -> Any:
             db().commit()
             session.clear()
             session["token"] = token
-            return redirect(url_for("guardian.inbox"))
+            return redirect(url_for("accounts.home"))
     elif form.is_submitted():
         status = 400
     form.password.data = ""

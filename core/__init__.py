@@ -94,10 +94,12 @@ def create_staff_app(settings: Settings, database: Database) -> Flask:
     from accounts.views import load_staff_session
     from core.cli import register_commands
     from speakup.guardian_views import bp as guardian_bp
+    from surveys.edi_views import bp as edi_bp
 
     app.before_request(load_staff_session)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(guardian_bp)
+    app.register_blueprint(edi_bp)
     register_commands(app)
     return app
 

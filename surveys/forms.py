@@ -70,3 +70,7 @@ class WaveForm(FlaskForm):
         ("codes", "With single-use invitation codes only"),
         ("link", "With invitation codes or an open link anyone with the link can use"),
     ], default="codes", validators=[DataRequired("Choose how people will answer.")])
+
+
+class CloseWaveForm(FlaskForm):
+    pass
