@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
+from analysis.disclosure import DisclosureError
 from core.web import database, settings
 from surveys import definition as definitions
-from surveys import services
+from surveys import results, services
 
 survey_group = AppGroup("survey", help="Pulse surveys.")
 
@@ -122,6 +124,77 @@ def close(survey_key: str, wave_label: str) -> None:
     click.echo(f"Wave {wave_label!r} is closed.")
 
 
-def register(group: click.Group) -> None:
-    group.add_command(survey_group)
+def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
+    where = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            _fail(f"--where takes DIM=VALUE, not {item!r}")
+        where[key.strip()] = value.strip()
+    return where
+
+
+def results_payload(survey_slug: str, answered: list[results.QuestionResult],
+                    k: int) -> dict[str, object]:
+    """The JSON document of ``survey results`` (a stable contract)."""
+    first = answered[0].release if answered else None
+    return {
+        "survey": survey_slug, "k": k,
+        "by": list(first.by) if first else [], "where": dict(first.where) if first else {},
+        "round_to": first.round_to if first else None,
+        "cells": [
+            {"group": dict(cell.group), "question": r.question.id, "n": cell.n,
+             "suppressed": cell.suppressed, "reason": cell.reason,
+             "counts": dict(cell.counts) if cell.counts is not None else None,
+             "favourable_pct": (round(cell.favourable_pct, 1)
+                                if cell.favourable_pct is not None else None)}
+            for r in answered for cell in r.release.cells
+        ],
+    }
+
+
+def results_csv(payload: dict[str, object]) -> str:
+    cells = payload["cells"]
+    assert isinstance(cells, list)
+    dims = sorted({d for c in cells for d in c["group"]})
+    options = sorted({o for c in cells for o in (c["counts"] or {})})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["question", *dims, "n", "suppressed", "reason", "favourable_pct",
+                     *(f"count_{o}" for o in options)])
+    for c in cells:
+        counts = c["counts"] or {}
+        writer.writerow([c["question"], *(c["group"].get(d, "") for d in dims),
+                         "" if c["n"] is None else c["n"], str(c["suppressed"]).lower(),
+                         c["reason"] or "",
+                         "" if c["favourable_pct"] is None else c["favourable_pct"],
+                         *(counts.get(o, "") if c["counts"] is not None else "" for o in options)])
+    return out.getvalue()
+
+
+@survey_group.command("results")
+@click.argument("survey_key")
+@click.option("--by", "by", default="", help="Up to two dimensions, comma-separated.")
+@click.option("--question", "question_ids", multiple=True, help="Question id (repeatable).")
+@click.option("--where", "where", multiple=True, help="A filter, DIM=VALUE (directorate).")
+@click.option("--wave", "wave_label", default=None,
+              help="Wave (default: the latest closed one), unless --by includes wave.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+def results_(survey_key: str, by: str, question_ids: tuple[str, ...], where: tuple[str, ...],
+             wave_label: str | None, fmt: str) -> None:
+    """Disclosure-controlled results: nothing below the minimum cell size, ever."""
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    with database().session() as db:
+        try:
+            survey = services.find_survey(db, survey_key)
+            answered = results.question_results(
+                db, survey=survey, settings=settings(), by=dims, where=_parse_where(where),
+                question_ids=list(question_ids) or None, wave_label=wave_label)
+        except (services.SurveyError, DisclosureError) as e:
+            _fail(str(e))
+        payload = results_payload(survey.slug, answered, settings().min_cell_size)
+    if fmt == "json":
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(results_csv(payload), nl=False)
 

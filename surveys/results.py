@@ -1,0 +1,188 @@
+"""Survey results: every figure goes through :mod:`analysis.disclosure`, nothing around it.
+
+Only waves that take no more answers (closed, or imported) have results: figures that change
+while a wave is open would let anyone who watches them change learn one person's answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analysis.disclosure import Policy, Population, Release, release
+from analysis.statistics import RatioEstimate, ratio_interval, wilson_interval
+from config.settings import Settings
+from surveys.definition import Question, SurveyDefinition, ethnic_group
+from surveys.models import DEMOGRAPHIC_COLUMNS, Survey, SurveyAnswer, SurveyResponse, SurveyWave
+from surveys.services import SurveyError, definition_of
+
+WAVE = "wave"
+DIMENSIONS = (WAVE, *DEMOGRAPHIC_COLUMNS, "ethnic_group")
+FILTER_DIMS = frozenset({"directorate"})
+DIMENSION_LABELS = {
+    WAVE: "Wave", "ethnicity": "Ethnicity (ONS 2021)", "ethnic_group": "White / Global majority",
+    "band": "Pay band", "staff_group": "Staff group", "directorate": "Directorate",
+    "internationally_educated": "Educated outside the UK", "disability": "Disability",
+    "sex": "Sex", "age_band": "Age",
+}
+
+
+class ResultsError(SurveyError):
+    """A results query that cannot be answered; the message says why."""
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(k=settings.min_cell_size, filter_dims=FILTER_DIMS, wave_dim=WAVE)
+
+
+def released_waves(survey: Survey) -> list[SurveyWave]:
+    """Waves whose results may be shown: closed ones and imported ones (never opened)."""
+    return [w for w in survey.waves if w.status != "open"]
+
+
+def population(db: Session, *, survey: Survey, question: Question) -> Population:
+    """One question's answers in released waves, as atoms of every dimension."""
+    waves = {w.id: w.label for w in released_waves(survey)}
+    if not waves:
+        raise ResultsError("No wave of this survey has closed yet: results appear when a wave "
+                           "closes.")
+    demographic = [getattr(SurveyResponse, c) for c in DEMOGRAPHIC_COLUMNS]
+    rows = db.execute(
+        select(SurveyResponse.wave_id, *demographic, SurveyAnswer.value, func.count())
+        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+        .where(SurveyResponse.wave_id.in_(waves), SurveyAnswer.question_id == question.id)
+        .group_by(SurveyResponse.wave_id, *demographic, SurveyAnswer.value))
+    atoms = []
+    for wave_id, *values, answer, count in rows:
+        ethnicity = values[0]
+        atoms.append((waves[wave_id], *values, ethnic_group(ethnicity), answer, count))
+    return Population.from_counts(atoms, DIMENSIONS)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    question: Question
+    release: Release
+
+
+def _check_dims(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in DIMENSIONS]
+    if unknown:
+        raise ResultsError(f"unknown dimension(s): {', '.join(unknown)}; choose from "
+                           + ", ".join(DIMENSIONS))
+
+
+def question_results(
+    db: Session, *, survey: Survey, settings: Settings, by: Sequence[str],
+    where: Mapping[str, str], question_ids: Sequence[str] | None = None,
+    wave_label: str | None = None,
+) -> list[QuestionResult]:
+    """Disclosure-controlled tables for each answerable question (all, or ``question_ids``).
+
+    Unless ``by`` includes the wave, the query is fixed to ``wave_label`` (default: the latest
+    released wave).
+    """
+    definition = definition_of(survey, settings)
+    _check_dims([*by, *where])
+    if len(by) > 2:
+        raise ResultsError("break down by at most two dimensions")
+    if set(where) - FILTER_DIMS and len(by) + len(where) > 2:
+        raise ResultsError("filter by directorate only, or use it as a breakdown")
+    fixed = dict(where)
+    if WAVE not in by and WAVE not in fixed:
+        waves = released_waves(survey)
+        if not waves:
+            raise ResultsError("No wave of this survey has closed yet: results appear when a "
+                               "wave closes.")
+        fixed[WAVE] = wave_label or waves[-1].label
+    questions = _questions(definition, question_ids)
+    out = []
+    for q in questions:
+        pop = population(db, survey=survey, question=q)
+        out.append(QuestionResult(q, release(pop, by=list(by), where=fixed, policy=policy(
+            settings), options=list(q.option_ids), favourable=list(q.favourable))))
+    return out
+
+
+def _questions(definition: SurveyDefinition, ids: Sequence[str] | None) -> list[Question]:
+    if ids:
+        try:
+            return [definition.question(i) for i in ids]
+        except KeyError as e:
+            raise ResultsError(f"no question {e.args[0]!r} in this survey") from e
+    return [q for q in definition.questions if not q.is_text]
+
+
+@dataclass(frozen=True)
+class WresSide:
+    """One side of a WRES comparison, as far as disclosure control lets it be shown."""
+
+    n: int | None  # respondents as shown (None: suppressed; may be rounded)
+    total: int | None  # respondents behind the percentage (None: hidden)
+    hits: int | None  # respondents counted by the indicator (None: hidden)
+    percent: float | None
+    interval: tuple[float, float] | None  # 95% Wilson, in percent
+
+
+@dataclass(frozen=True)
+class WresIndicator:
+    """A WRES staff-survey indicator: White and Global majority staff compared."""
+
+    number: int
+    title: str
+    question: Question
+    white: WresSide
+    global_majority: WresSide
+    ratio: RatioEstimate | None  # Global majority % / White %, when both sides are shown
+
+
+WRES_TITLES = {
+    5: "Experienced harassment, bullying or abuse from patients, relatives or the public",
+    6: "Experienced harassment, bullying or abuse from staff",
+    7: "Believe the organisation provides equal opportunities for career progression",
+    8: "Experienced discrimination from a manager, team leader or colleague",
+}
+
+
+def _side(release_: Release, group: str, question: Question) -> WresSide:
+    cell = next((c for c in release_.cells if c.group == {"ethnic_group": group}), None)
+    if cell is None or cell.counts is None:
+        return WresSide(cell.n if cell else None, None, None, None, None)
+    total = sum(cell.counts.values())
+    counted = (lambda o: o in question.favourable) if question.wres == 7 else (
+        lambda o: o not in question.favourable)
+    hits = sum(v for o, v in cell.counts.items() if counted(o))
+    if not total:
+        return WresSide(cell.n, total, hits, None, None)
+    low, high = wilson_interval(hits, total)
+    return WresSide(cell.n, total, hits, 100 * hits / total, (100 * low, 100 * high))
+
+
+def wres_indicators(db: Session, *, survey: Survey, settings: Settings,
+                    wave_label: str | None = None) -> list[WresIndicator]:
+    """WRES indicators 5 to 8 for each question that declares one, through disclosure control.
+
+    Indicators 5, 6 and 8 are the percentage giving an unfavourable answer (experienced it);
+    7 is the percentage giving a favourable one. "Prefer not to say" and missing ethnicity are
+    on neither side. Intervals are Wilson 95%; the ratio (Global majority / White) has a 95%
+    interval by the log method. Shown counts may be rounded if the policy rounds; percentages
+    come from the counts disclosure control released.
+    """
+    definition = definition_of(survey, settings)
+    out = []
+    for q in definition.questions:
+        if q.wres is None or q.is_text:
+            continue
+        [result] = question_results(db, survey=survey, settings=settings, by=["ethnic_group"],
+                                    where={}, question_ids=[q.id], wave_label=wave_label)
+        white = _side(result.release, "white", q)
+        majority = _side(result.release, "global-majority", q)
+        ratio = None
+        if white.total and majority.total and white.hits is not None \
+                and majority.hits is not None:
+            ratio = ratio_interval(majority.hits, majority.total, white.hits, white.total)
+        out.append(WresIndicator(q.wres, WRES_TITLES[q.wres], q, white, majority, ratio))
+    return out

@@ -1,0 +1,137 @@
+"""Survey results end to end: the CLI contract, suppression, waves, WRES indicators."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from surveys import definition as definitions
+from surveys import results, services
+
+
+def _population_csv(seed: int = 3, rows: int = 300) -> str:
+    rng = random.Random(seed)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["wave", "roles_fair", "fair_progression", "harassment_public", "ethnicity",
+                     "band", "directorate"])
+    for _ in range(rows):
+        writer.writerow([
+            rng.choice(["W1", "W2"]),
+            rng.choice([o for o, _ in definitions.AGREEMENT]),
+            rng.choice(["yes", "no", "dont-know"]),
+            rng.choice(["never", "1-2", "3-5"]),
+            rng.choice(["white-british", "white-irish", "asian-indian", "black-african",
+                        "prefer-not", ""]),
+            rng.choice(["5", "6", "7", "8a"]),
+            rng.choice(["medicine", "surgery", "corporate"]),
+        ])
+    # A small group: three band 9 staff who all disagree.
+    for _ in range(3):
+        writer.writerow(["W1", "strongly-disagree", "no", "3-5", "black-african", "9",
+                         "medicine"])
+    return out.getvalue()
+
+
+@pytest.fixture
+def imported(app, tmp_path: Path) -> Path:
+    definition = tmp_path / "d.toml"
+    definition.write_text(definitions.template_text("equality-pulse"))
+    responses = tmp_path / "r.csv"
+    responses.write_text(_population_csv())
+    result = app.test_cli_runner().invoke(args=["survey", "import", str(definition),
+                                                str(responses)])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def _results(app, *args: str) -> dict:
+    result = app.test_cli_runner().invoke(args=["survey", "results", "equality-pulse", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_json_contract_and_no_small_cell(app, imported) -> None:
+    payload = _results(app, "--by", "band", "--wave", "W1")
+    assert payload["k"] == 11
+    assert {"group", "question", "n", "suppressed"} <= set(payload["cells"][0])
+    by_question = {c["question"] for c in payload["cells"]}
+    assert "roles_fair" in by_question and "fairer_progression" not in by_question
+    for cell in payload["cells"]:
+        assert isinstance(cell["group"], dict)
+        if cell["suppressed"]:
+            assert cell["n"] is None and cell["counts"] is None
+        else:
+            assert cell["n"] == 0 or cell["n"] >= 11
+    band9 = [c for c in payload["cells"] if c["group"] == {"band": "9"}]
+    assert band9 and all(c["suppressed"] for c in band9)
+    # The band 9 group cannot be recovered from the total minus the shown bands either.
+    for q in by_question:
+        cells = [c for c in payload["cells"] if c["question"] == q]
+        total = next(c for c in cells if c["group"] == {})
+        hidden = [c for c in cells if c["group"] and c["suppressed"]]
+        if total["n"] is not None and hidden:
+            shown = sum(c["n"] for c in cells if c["group"] and not c["suppressed"])
+            assert len(hidden) >= 2 and total["n"] - shown >= 11
+
+
+def test_two_dimensions_filter_and_csv(app, imported) -> None:
+    payload = _results(app, "--by", "ethnic_group,band", "--where", "directorate=medicine",
+                       "--question", "roles_fair", "--wave", "W2")
+    assert payload["where"] == {"directorate": "medicine", "wave": "W2"}
+    assert all(c["question"] == "roles_fair" for c in payload["cells"])
+    result = app.test_cli_runner().invoke(args=[
+        "survey", "results", "equality-pulse", "--by", "band", "--format", "csv",
+        "--question", "roles_fair", "--wave", "W1"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert rows[0]["question"] == "roles_fair" and "count_agree" in rows[0]
+    assert all(r["n"] == "" for r in rows if r["suppressed"] == "true")
+
+
+def test_trend_by_wave_and_bad_queries(app, imported) -> None:
+    payload = _results(app, "--by", "wave", "--question", "roles_fair")
+    assert {c["group"].get("wave") for c in payload["cells"] if c["group"]} == {"W1", "W2"}
+    runner = app.test_cli_runner()
+    for args, message in [
+        (["--by", "shoe_size"], "unknown dimension"),
+        (["--by", "band,sex,age_band"], "at most two"),
+        (["--question", "nope"], "no question"),
+        (["--where", "directorate"], "DIM=VALUE"),
+    ]:
+        result = runner.invoke(args=["survey", "results", "equality-pulse", *args])
+        assert result.exit_code != 0 and message in result.output, result.output
+    missing = runner.invoke(args=["survey", "results", "no-such-survey"])
+    assert missing.exit_code != 0 and "No survey" in missing.output
+
+
+def test_open_wave_has_no_results(db, settings) -> None:
+    survey = services.save_survey(db, definition_text=definitions.template_text(
+        "equality-pulse"), settings=settings, actor="t")
+    services.open_wave(db, wave_=services.wave(db, survey, "Live"), open_link=True, actor="t")
+    with pytest.raises(results.ResultsError, match="closed"):
+        results.question_results(db, survey=survey, settings=settings, by=["band"], where={})
+
+
+def test_wres_indicators_compare_white_and_global_majority(app, imported, database,
+                                                           settings) -> None:
+    with database.session() as db:
+        survey = services.find_survey(db, "equality-pulse")
+        indicators = results.wres_indicators(db, survey=survey, settings=settings,
+                                             wave_label="W1")
+    numbers = [i.number for i in indicators]
+    assert numbers == [5, 6, 6, 7, 8]
+    seven = next(i for i in indicators if i.number == 7)
+    for side in (seven.white, seven.global_majority):
+        assert side.n is not None and side.n >= 11
+        assert side.percent is not None and side.interval is not None
+        low, high = side.interval
+        assert 0 <= low <= side.percent <= high <= 100
+    assert seven.ratio is not None
+    assert seven.ratio.low <= seven.ratio.ratio <= seven.ratio.high
+    expected = seven.global_majority.percent / seven.white.percent
+    assert seven.ratio.ratio == pytest.approx(expected)
