@@ -2,7 +2,10 @@
 
 Every figure the platform shows (page, CSV, CLI, API) comes from `release`. Its input is one
 question's respondent-level data reduced to *atoms* (counts of identical records, what a SQL
-``GROUP BY`` of every dimension and the answer gives), wrapped in a `Population`.
+``GROUP BY`` of every dimension and the answer gives), wrapped in a `Population`. Build it from
+all of the question's responses, every wave included: the rules below protect against
+differencing only within the population they are given. `release` refuses any query whose
+groups fall outside the policy's query space.
 
 Terms
 -----
@@ -64,8 +67,9 @@ Not defended
 Rules 2 and 3 check pairs of groups and single lines. An attacker who combines many tables into
 a system of linear equations and inequalities (for example every suppressed cell of a 2-D table
 with its rows and columns, or disjoint groups from different dimensions) can still narrow a
-suppressed cell to an interval, and knows each suppressed cell is at least 1. Zeros are shown.
-Free-text answers are out of scope.
+suppressed cell to an interval, and knows each suppressed cell is at least 1 (zeros are shown).
+Each question is controlled on its own: n for one group can differ between questions by the few
+who skipped one of them. There is no noise (cell-key perturbation); free text is out of scope.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from operator import itemgetter
 from typing import Final, Literal
@@ -269,6 +273,39 @@ class _Marginals:
             size = self._sizes[dims] = self.counts(dims).sum(axis=-1, dtype=np.int64)
         return size
 
+    def pure_values(self, dims: _DimSet, wanted: _Bools) -> dict[int, _Ints]:
+        """For each other dimension d: per group on ``dims`` where ``wanted``, the one value of d its
+        respondents share, or -1 (several values, nobody, or not wanted)."""
+        shape = tuple(self.cards[d] for d in dims)
+        others = [d for d in range(len(self.cards)) if d not in dims]
+        if tuple(range(len(self.cards))) in self._tables:
+            # The cube is small: count the groups of dims plus d directly.
+            found = {}
+            for d in others:
+                wider = tuple(sorted((*dims, d)))
+                axis = wider.index(d)
+                present = self.sizes(wider) > 0
+                found[d] = np.where(wanted & (present.sum(axis=axis) == 1), present.argmax(axis=axis), -1)
+            return found
+        # Many dimensions: sort the atoms by group and take each dimension's least and greatest value.
+        key = np.zeros(len(self._answers), dtype=np.int64)
+        for d in dims:
+            key = key * self.cards[d] + self._codes[:, d]
+        order = np.flatnonzero(wanted.reshape(-1)[key])
+        order = order[np.argsort(key[order], kind="stable")]
+        key = key[order]
+        found = {d: np.full(shape, -1, dtype=np.int64) for d in others}
+        if key.size == 0:
+            return found
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        codes = self._codes[order][:, others]
+        low = np.minimum.reduceat(codes, starts, axis=0)
+        high = np.maximum.reduceat(codes, starts, axis=0)
+        for column, d in enumerate(others):
+            pure = low[:, column] == high[:, column]
+            found[d].reshape(-1)[key[starts][pure]] = low[pure, column]
+        return found
+
 
 @dataclass(frozen=True)
 class _Space:
@@ -279,6 +316,7 @@ class _Space:
     filters: frozenset[int]
     breakdowns: int
     sets: tuple[_DimSet, ...]
+    memo: dict[tuple[_DimSet, _DimSet], tuple[_DimSet, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(cls, dimensions: Sequence[str], cards: tuple[int, ...], policy: Policy) -> _Space:
@@ -294,6 +332,19 @@ class _Space:
         )
         return cls(cards, wave, filters, policy.max_breakdown_dims, sets)
 
+    def around(self, own: _DimSet, pure: _DimSet) -> tuple[_DimSet, ...]:
+        """The dimension sets of the space within ``pure`` (sorted) that are not within ``own``."""
+        memo = self.memo.get((own, pure))
+        if memo is None:
+            widest = min(len(pure), self.breakdowns + 2)
+            memo = self.memo[(own, pure)] = tuple(
+                wider
+                for size in range(1, widest + 1)
+                for wider in combinations(pure, size)
+                if not set(own).issuperset(wider) and self.contains(wider)
+            )
+        return memo
+
     def contains(self, dims: _DimSet) -> bool:
         """Whether a conjunction on ``dims`` is in the query space."""
         rest = [d for d in dims if d != self.wave]
@@ -304,20 +355,20 @@ class _Space:
 
 @dataclass(frozen=True)
 class _PureGroup:
-    """A group (n >= k) pure in some dimension it does not fix, with all its pure pairs."""
+    """A group (n >= k) pure in some dimension it does not fix: its pure pairs, and the groups of
+    the space that contain it only through an extra pure pair."""
 
     dims: _DimSet
     index: _Index
     pairs: tuple[tuple[int, int], ...]
+    supersets: tuple[tuple[_DimSet, _Index], ...]
 
-    def supersets(self, space: _Space) -> Iterator[tuple[_DimSet, _Index]]:
-        """Groups of the space containing this one that use at least one of its extra pure pairs."""
-        value = dict(self.pairs)
-        own = set(self.dims)
-        for size in range(len(self.pairs) + 1):
-            for dims in combinations(sorted(value), size):
-                if not own.issuperset(dims) and space.contains(dims):
-                    yield dims, tuple(value[d] for d in dims)
+    @classmethod
+    def of(cls, dims: _DimSet, index: _Index, pairs: dict[int, int], space: _Space) -> _PureGroup:
+        supersets = tuple(
+            (wider, tuple(pairs[d] for d in wider)) for wider in space.around(dims, tuple(sorted(pairs)))
+        )
+        return cls(dims, index, tuple(sorted(pairs.items())), supersets)
 
 
 @dataclass(frozen=True)
@@ -345,18 +396,7 @@ def _pure_groups(tables: _Marginals, space: _Space, k: int) -> list[_PureGroup]:
         eligible = tables.sizes(dims) >= k
         if not eligible.any():
             continue
-        extra: list[tuple[int, _Ints]] = []
-        for d in range(len(space.cards)):
-            if d in dims:
-                continue
-            wider = tuple(sorted((*dims, d)))
-            axis = wider.index(d)
-            present = tables.sizes(wider) > 0
-            pure = (present.sum(axis=axis) == 1) & eligible
-            if pure.any():
-                extra.append((d, np.where(pure, present.argmax(axis=axis), -1)))
-        if not extra:
-            continue
+        extra = list(tables.pure_values(dims, eligible).items())
         any_pure = np.zeros(eligible.shape, dtype=np.bool_)
         for _, value in extra:
             any_pure |= value >= 0
@@ -366,7 +406,7 @@ def _pure_groups(tables: _Marginals, space: _Space, k: int) -> list[_PureGroup]:
             for d, value in extra:
                 if value[index] >= 0:
                     pairs[d] = int(value[index])
-            found.append(_PureGroup(dims, index, tuple(sorted(pairs.items()))))
+            found.append(_PureGroup.of(dims, index, pairs, space))
     return found
 
 
@@ -387,9 +427,7 @@ def _below_k(tables: _Marginals, space: _Space, k: int) -> dict[_DimSet, _Bools]
     return {dims: (tables.sizes(dims) > 0) & (tables.sizes(dims) < k) for dims in space.sets}
 
 
-def _differencing(
-    tables: _Marginals, space: _Space, pure: list[_PureGroup], k: int
-) -> dict[_DimSet, _Bools]:
+def _differencing(tables: _Marginals, space: _Space, pure: list[_PureGroup], k: int) -> dict[_DimSet, _Bools]:
     """Rule 2: groups (n >= k) with a superset P in the space such that 0 < n(P) - n(G) < k."""
     flags: dict[_DimSet, _Bools] = {}
     for dims in space.sets:
@@ -401,7 +439,7 @@ def _differencing(
         flags[dims] = flag & (size >= k)
     for group in pure:
         own = int(tables.sizes(group.dims)[group.index])
-        for wider, index in group.supersets(space):
+        for wider, index in group.supersets:
             difference = int(tables.sizes(wider)[index]) - own
             if 0 < difference < k:
                 flags[group.dims][group.index] = True
@@ -422,11 +460,13 @@ def _same_answer(tables: _Marginals, space: _Space, pure: list[_PureGroup]) -> d
             flag |= (gap > 0) & (gap_counts.max(axis=-1) == gap)
         flags[dims] = flag & (size > 0)
     for group in pure:
-        own_counts = tables.counts(group.dims)[group.index]
-        for wider, index in group.supersets(space):
-            difference = tables.counts(wider)[index] - own_counts
-            left = int(difference.sum())
-            if left > 0 and int(difference.max()) == left:
+        own_counts = tables.counts(group.dims)[group.index].tolist()
+        for wider, index in group.supersets:
+            difference = [
+                a - b for a, b in zip(tables.counts(wider)[index].tolist(), own_counts, strict=True)
+            ]
+            left = sum(difference)
+            if left > 0 and max(difference) == left:
                 flags[group.dims][group.index] = True
                 break
     return flags
@@ -547,8 +587,7 @@ def _complete_distribution_lines(
 def _decide(tables: _Marginals, space: _Space, k: int) -> _Verdicts:
     """Every decision for every group of the space (rules 1 to 4)."""
     # Count the widest tables first so that narrower ones are sums of small tables, not of the cube.
-    wanted = {tuple(sorted({*dims, d})) for dims in space.sets for d in range(len(space.cards))}
-    for dims in sorted(wanted | set(space.sets), key=len, reverse=True):
+    for dims in sorted(space.sets, key=len, reverse=True):
         tables.counts(dims)
     pure = _pure_groups(tables, space, k)
     classes = _record_classes(pure, space)
@@ -627,9 +666,7 @@ class Population:
         if table and set(map(len, table)) != {width}:
             raise DisclosureError(f"every row must have {width} fields: the dimensions, answer and count")
         size = len(table)
-        columns = [
-            _encode(map(itemgetter(j), table), size, _demographic_label) for j in range(len(names))
-        ]
+        columns = [_encode(map(itemgetter(j), table), size, _demographic_label) for j in range(len(names))]
         answer_codes, answers = _encode(
             map(itemgetter(width - 2), table), size, lambda raw: None if raw is None else str(raw)
         )

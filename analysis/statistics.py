@@ -59,9 +59,7 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     return low, high
 
 
-def ratio_interval(
-    a_successes: int, a_n: int, b_successes: int, b_n: int, z: float = Z_95
-) -> RatioEstimate:
+def ratio_interval(a_successes: int, a_n: int, b_successes: int, b_n: int, z: float = Z_95) -> RatioEstimate:
     """The relative likelihood of group A versus group B, ``(a/a_n) / (b/b_n)``, with Katz's CI.
 
     WRES indicator 2, for example, is ``ratio_interval(white_appointed, white_shortlisted,

@@ -6,6 +6,8 @@ while a wave is open would let anyone who watches them change learn one person's
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,10 +22,14 @@ from surveys.models import DEMOGRAPHIC_COLUMNS, Survey, SurveyAnswer, SurveyResp
 from surveys.services import SurveyError, definition_of
 
 WAVE = "wave"
-DIMENSIONS = (WAVE, *DEMOGRAPHIC_COLUMNS, "ethnic_group")
+# Ethnicity is analysed as White / Global majority (the WRES grouping): the 19 ONS categories
+# are stored, but a breakdown by them would be almost all hidden at k = 11, and every extra
+# dimension multiplies the groups disclosure control must check.
+BREAKDOWN_COLUMNS = tuple(c for c in DEMOGRAPHIC_COLUMNS if c != "ethnicity")
+DIMENSIONS = (WAVE, "ethnic_group", *BREAKDOWN_COLUMNS)
 FILTER_DIMS = frozenset({"directorate"})
 DIMENSION_LABELS = {
-    WAVE: "Wave", "ethnicity": "Ethnicity (ONS 2021)", "ethnic_group": "White / Global majority",
+    WAVE: "Wave", "ethnic_group": "White / Global majority",
     "band": "Pay band", "staff_group": "Staff group", "directorate": "Directorate",
     "internationally_educated": "Educated outside the UK", "disability": "Disability",
     "sex": "Sex", "age_band": "Age",
@@ -43,23 +49,43 @@ def released_waves(survey: Survey) -> list[SurveyWave]:
     return [w for w in survey.waves if w.status != "open"]
 
 
+_CACHE_SIZE = 128
+_populations: OrderedDict[tuple[object, ...], Population] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def population(db: Session, *, survey: Survey, question: Question) -> Population:
-    """One question's answers in released waves, as atoms of every dimension."""
+    """One question's answers in every released wave, as atoms of every dimension.
+
+    Released waves take no more answers, so populations are cached, keyed by the waves and
+    their response counts (an import into a wave changes the key).
+    """
     waves = {w.id: w.label for w in released_waves(survey)}
     if not waves:
         raise ResultsError("No wave of this survey has closed yet: results appear when a wave "
                            "closes.")
-    demographic = [getattr(SurveyResponse, c) for c in DEMOGRAPHIC_COLUMNS]
+    sizes = tuple(tuple(row) for row in db.execute(
+        select(SurveyResponse.wave_id, func.count()).where(SurveyResponse.wave_id.in_(waves))
+        .group_by(SurveyResponse.wave_id).order_by(SurveyResponse.wave_id)))
+    key = (str(db.get_bind().url), survey.id, question.id, tuple(sorted(waves.items())), sizes)
+    with _cache_lock:
+        if key in _populations:
+            _populations.move_to_end(key)
+            return _populations[key]
+    columns = [SurveyResponse.ethnicity, *(getattr(SurveyResponse, c) for c in BREAKDOWN_COLUMNS)]
     rows = db.execute(
-        select(SurveyResponse.wave_id, *demographic, SurveyAnswer.value, func.count())
+        select(SurveyResponse.wave_id, *columns, SurveyAnswer.value, func.count())
         .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
         .where(SurveyResponse.wave_id.in_(waves), SurveyAnswer.question_id == question.id)
-        .group_by(SurveyResponse.wave_id, *demographic, SurveyAnswer.value))
-    atoms = []
-    for wave_id, *values, answer, count in rows:
-        ethnicity = values[0]
-        atoms.append((waves[wave_id], *values, ethnic_group(ethnicity), answer, count))
-    return Population.from_counts(atoms, DIMENSIONS)
+        .group_by(SurveyResponse.wave_id, *columns, SurveyAnswer.value))
+    atoms = [(waves[wave_id], ethnic_group(ethnicity), *values, answer, count)
+             for wave_id, ethnicity, *values, answer, count in rows]
+    built = Population.from_counts(atoms, DIMENSIONS)
+    with _cache_lock:
+        _populations[key] = built
+        while len(_populations) > _CACHE_SIZE:
+            _populations.popitem(last=False)
+    return built
 
 
 @dataclass(frozen=True)
