@@ -40,6 +40,8 @@ test: install assets
 
 bench: install assets
 	$(PY) bench/submissions.py
+	$(PY) bench/survey_ingest.py
+	$(PY) bench/disclosure.py
 
 clean:
 	rm -rf $(VENV) node_modules core/static instance
