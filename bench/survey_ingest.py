@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from submissions import (  # noqa: E402
+from submissions import (
     DEFAULT_PG_URL,
     ROOT,
     BenchError,
