@@ -24,8 +24,6 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from config.settings import Organisation
-from speakup.attachments import CleanFile
-from speakup.services import ConcernDraft
 from config.vocabulary import (
     ETHNICITIES,
     IDENTITY_MODES,
@@ -34,6 +32,8 @@ from config.vocabulary import (
     SPEAK_UP_AGAIN,
     STATUSES,
 )
+from speakup.attachments import CleanFile
+from speakup.services import ConcernDraft
 
 TEXT_LIMIT = 20_000
 MESSAGE_LIMIT = 10_000
@@ -83,8 +83,11 @@ class ConcernForm(FlaskForm):
         "Short extracts, with names and details removed, may be quoted in equality summaries",
         validators=[Optional()],
     )
+    # strip_whitespace=False: with a blank first value, Optional() would clear the "could not
+    # be coerced" error and silently drop every exclusion sent with it.
     excluded_guardians = SelectMultipleField(
-        "Guardians who must not see this concern", coerce=int, validators=[Optional()])
+        "Guardians who must not see this concern", coerce=int,
+        validators=[Optional(strip_whitespace=False)])
     files = MultipleFileField("Attach files", validators=[Optional()])
     form_token = HiddenField()
 

@@ -155,7 +155,8 @@ def results_payload(survey_slug: str, answered: list[results.QuestionResult],
 
 def results_csv(payload: dict[str, object]) -> str:
     cells = payload["cells"]
-    assert isinstance(cells, list)
+    if not isinstance(cells, list):
+        raise TypeError("payload has no cells")
     dims = sorted({d for c in cells for d in c["group"]})
     options = sorted({o for c in cells for o in (c["counts"] or {})})
     out = io.StringIO()

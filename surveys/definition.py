@@ -45,9 +45,10 @@ DEFAULT_FAVOURABLE = {
     "agreement": ("agree", "strongly-agree"), "frequency": ("never",), "yesno": ("yes",),
 }
 
-BANDS = tuple((b, f"Band {b}") for b in ("1", "2", "3", "4", "5", "6", "7", "8a", "8b", "8c",
-                                           "8d", "9")) + (("vsm", "Very senior manager"),
-                                                          ("medical", "Medical and dental grade"))
+BANDS = (
+    *((b, f"Band {b}") for b in ("1", "2", "3", "4", "5", "6", "7", "8a", "8b", "8c", "8d", "9")),
+    ("vsm", "Very senior manager"), ("medical", "Medical and dental grade"),
+)
 STAFF_GROUPS = (
     ("apst", "Additional professional scientific and technical"),
     ("additional-clinical", "Additional clinical services"),

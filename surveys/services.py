@@ -192,8 +192,7 @@ def wave_for_code(db: Session, code: str) -> SurveyWave:
     if found is None or found.used:
         raise CodeError("That code is not right, or it has already been used.")
     wave_ = db.get(SurveyWave, found.wave_id)
-    assert wave_ is not None
-    if wave_.status != "open":
+    if wave_ is None or wave_.status != "open":
         raise SurveyClosedError("This survey is not open at the moment.")
     return wave_
 
@@ -267,8 +266,7 @@ def _store_response(db: Session, *, wave_: SurveyWave, definition: SurveyDefinit
         value = answers.get(q.id)
         if value is None:
             continue
-        if q.kind == "text":
-            assert isinstance(value, str)
+        if q.kind == "text" and isinstance(value, str):
             response.comments.append(SurveyComment(
                 question_id=q.id,
                 text_sealed=seal(_comment_key(settings), value.encode(),

@@ -106,7 +106,7 @@ def test_concurrent_submissions_with_one_code_store_exactly_one(database, settin
         except services.CodeError:
             session.rollback()
             outcomes.append("refused")
-        except Exception as e:  # noqa: BLE001 - a lock timeout would be a test failure
+        except Exception as e:
             session.rollback()
             outcomes.append(f"error: {type(e).__name__}: {e}")
         finally:
