@@ -133,7 +133,12 @@ def _csrf_failed(_error: CSRFError) -> Any:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:
         return _error_page(BadRequest())
-    return view(**(request.view_args or {}))
+    try:
+        return view(**(request.view_args or {}))
+    except HTTPException as e:
+        # abort() in the view (a redirect to sign in, a 404): raised inside this error
+        # handler it would escape Flask's handling and become a 500.
+        return current_app.handle_http_exception(e)
 
 
 def install(app: Flask, settings_: Settings, database_: Database) -> None:

@@ -45,9 +45,13 @@ def _safe_name(filename: str, content_type: str) -> str:
 
 
 def _strip_image(content: bytes, content_type: str) -> bytes:
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(content)) as image:
+            # Check the size before decoding: a few kilobytes of PNG can claim billions of pixels.
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise AttachmentError(f"This picture is too large ({width} x {height} pixels). "
+                                      "Take a screenshot of the part that matters instead.")
             image.load()
             # Apply the EXIF orientation before the EXIF block is dropped.
             upright = ImageOps.exif_transpose(image)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import re
 import io
 import secrets
 from collections.abc import Mapping
@@ -125,7 +126,7 @@ def save_survey(db: Session, *, definition_text: str, settings: Settings,
 
 def wave(db: Session, survey: Survey, label: str) -> SurveyWave:
     """The wave of ``survey`` with ``label``, created (as a draft) if it does not exist."""
-    label = label.strip()[:40] or "Wave 1"
+    label = "".join(ch for ch in label if ch.isprintable()).strip()[:40] or "Wave 1"
     found = db.scalar(select(SurveyWave).where(SurveyWave.survey_id == survey.id,
                                                SurveyWave.label == label))
     if found is None:
@@ -197,7 +198,12 @@ def wave_for_code(db: Session, code: str) -> SurveyWave:
     return wave_
 
 
+_LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
 def wave_for_link(db: Session, token: str) -> SurveyWave:
+    if not _LINK_TOKEN.match(token):
+        raise SurveyClosedError("This survey link is not open at the moment.")
     wave_ = db.scalar(select(SurveyWave).where(SurveyWave.open_link == token))
     if wave_ is None or wave_.status != "open":
         raise SurveyClosedError("This survey link is not open at the moment.")
