@@ -275,9 +275,9 @@ def _print_demo_login() -> None:
 @demo_group.command("code")
 def demo_code() -> None:
     """Print the demo guardian's current TOTP code."""
-    import pyotp
-
     import time
+
+    import pyotp
 
     login = json.loads(_demo_file().read_text())
     totp = pyotp.TOTP(login["totp_secret"])

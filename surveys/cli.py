@@ -134,45 +134,6 @@ def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
     return where
 
 
-def results_payload(survey_slug: str, answered: list[results.QuestionResult],
-                    k: int) -> dict[str, object]:
-    """The JSON document of ``survey results`` (a stable contract)."""
-    first = answered[0].release if answered else None
-    return {
-        "survey": survey_slug, "k": k,
-        "by": list(first.by) if first else [], "where": dict(first.where) if first else {},
-        "round_to": first.round_to if first else None,
-        "cells": [
-            {"group": dict(cell.group), "question": r.question.id, "n": cell.n,
-             "suppressed": cell.suppressed, "reason": cell.reason,
-             "counts": dict(cell.counts) if cell.counts is not None else None,
-             "favourable_pct": (round(cell.favourable_pct, 1)
-                                if cell.favourable_pct is not None else None)}
-            for r in answered for cell in r.release.cells
-        ],
-    }
-
-
-def results_csv(payload: dict[str, object]) -> str:
-    cells = payload["cells"]
-    if not isinstance(cells, list):
-        raise TypeError("payload has no cells")
-    dims = sorted({d for c in cells for d in c["group"]})
-    options = sorted({o for c in cells for o in (c["counts"] or {})})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["question", *dims, "n", "suppressed", "reason", "favourable_pct",
-                     *(f"count_{o}" for o in options)])
-    for c in cells:
-        counts = c["counts"] or {}
-        writer.writerow([c["question"], *(c["group"].get(d, "") for d in dims),
-                         "" if c["n"] is None else c["n"], str(c["suppressed"]).lower(),
-                         c["reason"] or "",
-                         "" if c["favourable_pct"] is None else c["favourable_pct"],
-                         *(counts.get(o, "") if c["counts"] is not None else "" for o in options)])
-    return out.getvalue()
-
-
 @survey_group.command("results")
 @click.argument("survey_key")
 @click.option("--by", "by", default="", help="Up to two dimensions, comma-separated.")
@@ -193,9 +154,9 @@ def results_(survey_key: str, by: str, question_ids: tuple[str, ...], where: tup
                 question_ids=list(question_ids) or None, wave_label=wave_label)
         except (services.SurveyError, DisclosureError) as e:
             _fail(str(e))
-        payload = results_payload(survey.slug, answered, settings().min_cell_size)
+        payload = results.results_payload(survey.slug, answered, settings().min_cell_size)
     if fmt == "json":
         click.echo(json.dumps(payload, indent=2))
     else:
-        click.echo(results_csv(payload), nl=False)
+        click.echo(results.results_csv(payload), nl=False)
 

@@ -6,14 +6,27 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
 from accounts.views import require_role
+from analysis.disclosure import DisclosureError
 from core.web import db, explain_csrf, settings
+from surveys import charts, services
 from surveys import definition as definitions
-from surveys import services
-from surveys.forms import CloseWaveForm, CodesForm, NewSurveyForm, WaveForm
+from surveys import results as survey_results
+from surveys.definition import SurveyDefinition
+from surveys.forms import TREND, CloseWaveForm, CodesForm, NewSurveyForm, ResultsForm, WaveForm
 from surveys.models import Survey, SurveyWave
 
 bp = Blueprint("edi", __name__, url_prefix="/surveys", template_folder="templates")
@@ -145,3 +158,87 @@ def codes(survey_id: int, wave_id: int) -> Any:
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return _render_survey(survey_, 400, codes_form=form)
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+
+def _results_form(survey_: Survey, definition: SurveyDefinition) -> ResultsForm:
+    waves = [w.label for w in survey_results.released_waves(survey_)]
+    args = request.args.copy()
+    if not args.get("by") and args.get("by2"):  # "and by" alone is the first breakdown
+        args["by"], args["by2"] = args["by2"], ""
+    form = ResultsForm(formdata=args, question="", by="", by2="", directorate="",
+                       wave=waves[-1] if waves else "")
+    demographics = [d.id for d in definition.demographics]
+    dims = [*demographics, *(["ethnic_group"] if "ethnicity" in demographics else [])]
+    breakdowns = [(d, survey_results.DIMENSION_LABELS.get(d, d)) for d in dims]
+    form.question.choices = [("", "All questions")] + [
+        (q.id, q.text) for q in definition.questions if not q.is_text]
+    form.by.choices = [("", "Nothing: everyone together"), *breakdowns]
+    form.by2.choices = [("", "Nothing else"), *breakdowns]
+    directorates = definition.demographic("directorate").options \
+        if "directorate" in demographics else ()
+    form.directorate.choices = [("", "All directorates"), *directorates]
+    form.wave.choices = [*((w, w) for w in reversed(waves)), (TREND, "Trend across waves")]
+    return form
+
+
+def _answer(survey_: Survey, form: ResultsForm) -> list[survey_results.QuestionResult] | None:
+    """The released tables for a valid form; None (with the error on the form) otherwise."""
+    if not form.validate():
+        return None
+    try:
+        return survey_results.question_results(db(), survey=survey_, settings=settings(),
+                                                **form.query())
+    except (survey_results.ResultsError, DisclosureError) as e:
+        form.form_errors.append(str(e)[:1].upper() + str(e)[1:])
+        return None
+
+
+def _render_results(survey_: Survey, definition: SurveyDefinition, form: ResultsForm,
+                    answered: list[survey_results.QuestionResult] | None) -> Any:
+    labels = charts.Labels(definition, tuple(
+        w.label for w in survey_results.released_waves(survey_)))
+    figures = [charts.question_charts(r.release, r.question, labels, f"q{i}")
+               for i, r in enumerate(answered or [], start=1)]
+    wres = []
+    if answered and any(q.wres for q in definition.questions):
+        wave = form.wave.data if form.wave.data != TREND else None
+        wres = survey_results.wres_indicators(db(), survey=survey_, settings=settings(),
+                                              wave_label=wave)
+    return render_template(
+        "surveys/results.html", survey=survey_, form=form, labels=labels, charts=charts,
+        answered=list(zip(answered or [], figures, strict=True)), wres=wres,
+        k=settings().min_cell_size, trend=form.wave.data == TREND,
+        released=bool(labels.waves),
+        csv_url=url_for("edi.results_csv", survey_id=survey_.id,
+                        **{name: value for name, value in form.data.items() if value})
+    ), 200 if answered is not None or not labels.waves else 400
+
+
+@bp.get("/<int:survey_id>/results", endpoint="results")
+@edi_only
+def results_page(survey_id: int) -> Any:
+    survey_ = _survey_or_404(survey_id)
+    definition = services.definition_of(survey_, settings())
+    form = _results_form(survey_, definition)
+    answered = _answer(survey_, form) if survey_results.released_waves(survey_) else None
+    return _render_results(survey_, definition, form, answered)
+
+
+@bp.get("/<int:survey_id>/results.csv", endpoint="results_csv")
+@edi_only
+def results_download(survey_id: int) -> Any:
+    """The disclosure-controlled tables of the page as CSV; never a raw response."""
+    survey_ = _survey_or_404(survey_id)
+    definition = services.definition_of(survey_, settings())
+    form = _results_form(survey_, definition)
+    answered = _answer(survey_, form) if survey_results.released_waves(survey_) else None
+    if answered is None:
+        return _render_results(survey_, definition, form, None)
+    payload = survey_results.results_payload(survey_.slug, answered, settings().min_cell_size)
+    text = survey_results.results_csv(payload)
+    return Response(text, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{survey_.slug}-results.csv"'})

@@ -15,7 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 
 from config.vocabulary import PREFER_NOT_TO_SAY
 from surveys.definition import SurveyDefinition
@@ -74,3 +74,57 @@ class WaveForm(FlaskForm):
 
 class CloseWaveForm(FlaskForm):
     pass
+
+
+TREND = "trend"  # the wave choice that breaks down by wave instead of fixing one
+
+
+class ResultsForm(FlaskForm):
+    """The results query, read from the query string: dimension names, a question id, a
+    directorate and a wave label, nothing else. Choices are set per survey."""
+
+    class Meta:
+        csrf = False  # a GET form that changes nothing
+
+    question = SelectField("Question", validate_choice=False)
+    by = SelectField("Break down by", validate_choice=False)
+    by2 = SelectField("and by", validate_choice=False)
+    directorate = SelectField("Directorate", validate_choice=False)
+    wave = SelectField("Wave", validate_choice=False)
+
+    @staticmethod
+    def _offered(field: Field, message: str) -> None:
+        if field.data not in {value for value, _ in field.choices}:
+            raise ValidationError(message)
+
+    def validate_question(self, field: Field) -> None:
+        self._offered(field, "Choose a question from the list.")
+
+    def validate_by(self, field: Field) -> None:
+        self._offered(field, "Choose what to break the results down by from the list.")
+
+    def validate_by2(self, field: Field) -> None:
+        self._offered(field, "Choose a second breakdown from the list, or none.")
+        if field.data and field.data == self.by.data:
+            raise ValidationError("Choose two different things to break the results down by.")
+        if field.data and self.wave.data == TREND:
+            raise ValidationError("A trend across waves can be broken down by one thing only: "
+                                  "remove the second breakdown.")
+
+    def validate_directorate(self, field: Field) -> None:
+        self._offered(field, "Choose a directorate from the list.")
+        if field.data and "directorate" in (self.by.data, self.by2.data):
+            raise ValidationError("You cannot filter by one directorate and break down by "
+                                  "directorate: remove the filter or the breakdown.")
+
+    def validate_wave(self, field: Field) -> None:
+        self._offered(field, "Choose a wave from the list.")
+
+    def query(self) -> dict[str, Any]:
+        """Keyword arguments for `surveys.results.question_results`."""
+        by = [d for d in (self.by.data, self.by2.data) if d]
+        trend = self.wave.data == TREND
+        return {"by": [*by, "wave"] if trend else by,
+                "where": {"directorate": self.directorate.data} if self.directorate.data else {},
+                "question_ids": [self.question.data] if self.question.data else None,
+                "wave_label": None if trend else self.wave.data}

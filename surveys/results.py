@@ -6,6 +6,8 @@ while a wave is open would let anyone who watches them change learn one person's
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -147,6 +149,7 @@ class WresSide:
     """One side of a WRES comparison, as far as disclosure control lets it be shown."""
 
     n: int | None  # respondents as shown (None: suppressed; may be rounded)
+    reason: str | None  # why a figure is hidden, from disclosure control
     total: int | None  # respondents behind the percentage (None: hidden)
     hits: int | None  # respondents counted by the indicator (None: hidden)
     percent: float | None
@@ -175,16 +178,18 @@ WRES_TITLES = {
 
 def _side(release_: Release, group: str, question: Question) -> WresSide:
     cell = next((c for c in release_.cells if c.group == {"ethnic_group": group}), None)
-    if cell is None or cell.counts is None:
-        return WresSide(cell.n if cell else None, None, None, None, None)
+    if cell is None:  # nobody on this side answered
+        return WresSide(0, None, None, None, None, None)
+    if cell.counts is None:
+        return WresSide(cell.n, cell.reason, None, None, None, None)
     total = sum(cell.counts.values())
     counted = (lambda o: o in question.favourable) if question.wres == 7 else (
         lambda o: o not in question.favourable)
     hits = sum(v for o, v in cell.counts.items() if counted(o))
     if not total:
-        return WresSide(cell.n, total, hits, None, None)
+        return WresSide(cell.n, None, total, hits, None, None)
     low, high = wilson_interval(hits, total)
-    return WresSide(cell.n, total, hits, 100 * hits / total, (100 * low, 100 * high))
+    return WresSide(cell.n, None, total, hits, 100 * hits / total, (100 * low, 100 * high))
 
 
 def wres_indicators(db: Session, *, survey: Survey, settings: Settings,
@@ -212,3 +217,42 @@ def wres_indicators(db: Session, *, survey: Survey, settings: Settings,
             ratio = ratio_interval(majority.hits, majority.total, white.hits, white.total)
         out.append(WresIndicator(q.wres, WRES_TITLES[q.wres], q, white, majority, ratio))
     return out
+
+
+def results_payload(survey_slug: str, answered: list[QuestionResult],
+                    k: int) -> dict[str, object]:
+    """The JSON document of ``survey results`` (a stable contract)."""
+    first = answered[0].release if answered else None
+    return {
+        "survey": survey_slug, "k": k,
+        "by": list(first.by) if first else [], "where": dict(first.where) if first else {},
+        "round_to": first.round_to if first else None,
+        "cells": [
+            {"group": dict(cell.group), "question": r.question.id, "n": cell.n,
+             "suppressed": cell.suppressed, "reason": cell.reason,
+             "counts": dict(cell.counts) if cell.counts is not None else None,
+             "favourable_pct": (round(cell.favourable_pct, 1)
+                                if cell.favourable_pct is not None else None)}
+            for r in answered for cell in r.release.cells
+        ],
+    }
+
+
+def results_csv(payload: dict[str, object]) -> str:
+    cells = payload["cells"]
+    if not isinstance(cells, list):
+        raise TypeError("payload has no cells")
+    dims = sorted({d for c in cells for d in c["group"]})
+    options = sorted({o for c in cells for o in (c["counts"] or {})})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["question", *dims, "n", "suppressed", "reason", "favourable_pct",
+                     *(f"count_{o}" for o in options)])
+    for c in cells:
+        counts = c["counts"] or {}
+        writer.writerow([c["question"], *(c["group"].get(d, "") for d in dims),
+                         "" if c["n"] is None else c["n"], str(c["suppressed"]).lower(),
+                         c["reason"] or "",
+                         "" if c["favourable_pct"] is None else c["favourable_pct"],
+                         *(counts.get(o, "") if c["counts"] is not None else "" for o in options)])
+    return out.getvalue()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import re
 import io
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass

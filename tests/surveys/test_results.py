@@ -5,37 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 from pathlib import Path
 
 import pytest
 
 from surveys import definition as definitions
 from surveys import results, services
-
-
-def _population_csv(seed: int = 3, rows: int = 300) -> str:
-    rng = random.Random(seed)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["wave", "roles_fair", "fair_progression", "harassment_public", "ethnicity",
-                     "band", "directorate"])
-    for _ in range(rows):
-        writer.writerow([
-            rng.choice(["W1", "W2"]),
-            rng.choice([o for o, _ in definitions.AGREEMENT]),
-            rng.choice(["yes", "no", "dont-know"]),
-            rng.choice(["never", "1-2", "3-5"]),
-            rng.choice(["white-british", "white-irish", "asian-indian", "black-african",
-                        "prefer-not", ""]),
-            rng.choice(["5", "6", "7", "8a"]),
-            rng.choice(["medicine", "surgery", "corporate"]),
-        ])
-    # A small group: three band 9 staff who all disagree.
-    for _ in range(3):
-        writer.writerow(["W1", "strongly-disagree", "no", "3-5", "black-african", "9",
-                         "medicine"])
-    return out.getvalue()
+from tests.surveys.conftest import population_csv
 
 
 @pytest.fixture
@@ -43,7 +19,7 @@ def imported(app, tmp_path: Path) -> Path:
     definition = tmp_path / "d.toml"
     definition.write_text(definitions.template_text("equality-pulse"))
     responses = tmp_path / "r.csv"
-    responses.write_text(_population_csv())
+    responses.write_text(population_csv())
     result = app.test_cli_runner().invoke(args=["survey", "import", str(definition),
                                                 str(responses)])
     assert result.exit_code == 0, result.output
