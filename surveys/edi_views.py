@@ -90,9 +90,8 @@ def create() -> Any:
 
 def _render_survey(survey: Survey, status: int = 200, **forms: Any) -> Any:
     k = settings().min_cell_size
-    counts = {w.id: services.response_count(db(), w) for w in survey.waves}
-    # A count below k is shown as "fewer than k": the wave's size is a group like any other.
-    shown = {wid: (n if n >= k else None) for wid, n in counts.items()}
+    # A wave's size is a group like any other: it goes through disclosure control.
+    shown = survey_results.wave_sizes(db(), survey=survey, settings=settings())
     context = {"wave_form": WaveForm(), "codes_form": CodesForm(),
                "close_form": CloseWaveForm(), **forms}
     return render_template("surveys/survey.html", survey=survey, counts=shown, k=k,

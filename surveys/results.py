@@ -90,6 +90,21 @@ def population(db: Session, *, survey: Survey, question: Question) -> Population
     return built
 
 
+def wave_sizes(db: Session, *, survey: Survey, settings: Settings) -> dict[int, int | None]:
+    """Responses per wave, through disclosure control (None: hidden, e.g. fewer than k)."""
+    labels = {w.id: w.label for w in survey.waves}
+    if not labels:
+        return {}
+    rows = db.execute(select(SurveyResponse.wave_id, func.count())
+                      .where(SurveyResponse.wave_id.in_(labels))
+                      .group_by(SurveyResponse.wave_id))
+    atoms = [(labels[wave_id], "responded", count) for wave_id, count in rows]
+    table = release(Population.from_counts(atoms, [WAVE]), by=[WAVE], where={},
+                    policy=policy(settings), options=["responded"], favourable=[])
+    shown = {c.group.get(WAVE): c.n for c in table.cells if c.group}
+    return {wave_id: shown.get(label, 0) for wave_id, label in labels.items()}
+
+
 @dataclass(frozen=True)
 class QuestionResult:
     question: Question

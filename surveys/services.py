@@ -322,12 +322,6 @@ def read_comments(db: Session, *, wave_: SurveyWave, question_id: str,
             for rid, sealed in rows]
 
 
-def response_count(db: Session, wave_: SurveyWave) -> int:
-    """The raw count, for the disclosure module only: never show it directly."""
-    return int(db.scalar(select(func.count()).select_from(SurveyResponse)
-                         .where(SurveyResponse.wave_id == wave_.id)) or 0)
-
-
 def import_responses(db: Session, *, survey: Survey, csv_text: str, wave_label: str,
                      settings: Settings, actor: str) -> int:
     """Import a CSV whose columns are question ids (answers as option ids).

@@ -111,3 +111,17 @@ def test_wres_indicators_compare_white_and_global_majority(app, imported, databa
     assert seven.ratio.low <= seven.ratio.ratio <= seven.ratio.high
     expected = seven.global_majority.percent / seven.white.percent
     assert seven.ratio.ratio == pytest.approx(expected)
+
+
+def test_wave_sizes_go_through_disclosure_control(db, settings) -> None:
+    survey = services.save_survey(db, definition_text=definitions.template_text(
+        "equality-pulse"), settings=settings, actor="t")
+    rows = "wave,roles_fair\n" + "Big,agree\n" * 40 + "Tiny,agree\n" * 4 + "Mid,agree\n" * 30
+    services.import_responses(db, survey=survey, csv_text=rows, wave_label="X",
+                              settings=settings, actor="t")
+    sizes = {w.label: n for w, n in zip(survey.waves, results.wave_sizes(
+        db, survey=survey, settings=settings).values(), strict=True)}
+    assert sizes["Tiny"] is None
+    # Hiding Tiny alone would let total minus the others reveal it: one more is hidden.
+    assert [sizes["Big"], sizes["Mid"]].count(None) == 1
+    assert {n for n in sizes.values() if n is not None} <= {40, 30}
