@@ -15,10 +15,9 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from config.settings import Settings, load_settings
+from config.settings import Settings
 from core import create_app
 from core.db import Database
-from core.migrate import upgrade
 from tests.conftest import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,20 +27,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings({
-        "SPEAKUP_ENV": "test", "SPEAKUP_KDF": "fast",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'speakup.db'}",
-        "SPEAKUP_INSTANCE_DIR": str(tmp_path / "instance"),
-    })
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.database_url)
-    upgrade(database.engine)
-    yield database
-    database.dispose()
+def database_url(tmp_path: Path) -> str:
+    """Browser tests run on SQLite only (the parent conftest's settings and database build on
+    this): the server runs in another thread, and one backend is enough for the browser."""
+    return f"sqlite:///{tmp_path / 'speakup.db'}"
 
 
 class _QuietHandler(WSGIRequestHandler):
