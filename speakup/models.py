@@ -7,11 +7,13 @@ group, ethnicity, NGO fields) stay in the clear so counts can be made without de
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
     Date,
+    DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -21,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import StaffUser
-from core.db import Base
+from core.db import Base, utcnow
 
 
 class Concern(Base):
@@ -51,6 +53,11 @@ class Concern(Base):
     professional_group: Mapped[str | None] = mapped_column(String(40), nullable=True)
     ethnicity: Mapped[str | None] = mapped_column(String(40), nullable=True)
     quote_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # With consent only: a redacted extract for equality summaries, sealed under the server's
+    # analysis key (not the concern key), so EDI leads can quote it without opening the case.
+    quote_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Tone of the text (VADER, domain-corrected), rounded to one decimal: a secondary signal.
+    tone: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     assigned_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
@@ -76,6 +83,9 @@ class Concern(Base):
     )
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="concern", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+    themes: Mapped[list[ConcernTheme]] = relationship(
+        back_populates="concern", cascade="all, delete-orphan", order_by="ConcernTheme.theme_id"
     )
 
 
@@ -155,3 +165,42 @@ class SubmissionToken(Base):
     token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     receipt_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_on: Mapped[date] = mapped_column(Date)
+
+
+class ConcernTheme(Base):
+    """A theme on a concern: its id only, never the words that triggered it.
+
+    ``source`` says who put it there (``engine`` at submission, or ``guardian``); ``status``
+    is ``suggested`` (engine, unreviewed), ``confirmed`` or ``removed`` (by a guardian). The
+    reviewed rows are the labels the theme engine retrains on.
+    """
+
+    __tablename__ = "concern_themes"
+    __table_args__ = (UniqueConstraint("concern_id", "theme_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
+    theme_id: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(10), default="engine")
+    status: Mapped[str] = mapped_column(String(10), default="suggested")
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    concern: Mapped[Concern] = relationship(back_populates="themes")
+
+
+class ThemeModel(Base):
+    """A retrained supervised layer of the theme engine, sealed under the analysis key.
+
+    Trained from guardians' reviewed labels; only n-grams seen in several concerns are kept,
+    and the whole model is sealed, because its features are words from concerns.
+    """
+
+    __tablename__ = "theme_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    trained_by: Mapped[str] = mapped_column(String(120))
+    examples: Mapped[int] = mapped_column(Integer)
+    macro_f1_before: Mapped[float | None] = mapped_column(Float, nullable=True)
+    macro_f1_after: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_sealed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -115,3 +116,6 @@ class SurveyComment(Base):
         ForeignKey("survey_responses.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(40))
     text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # Theme ids found at ingest (space-separated; never the words) and the comment's tone.
+    themes: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    tone: Mapped[float | None] = mapped_column(Float, nullable=True)
