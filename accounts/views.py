@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from accounts import services
 from accounts.forms import LoginForm, LogoutForm
-from core.web import db, explain_csrf, settings
+from core.web import db, settings
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -74,7 +74,6 @@ def home() -> Any:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
-    explain_csrf(form)
     status = 200
     if form.validate_on_submit():
         try:

@@ -99,30 +99,6 @@ CSRF_EXPIRED = ("This page was open for a long time, so for your security we nee
                 "send it again. We have kept what you wrote: check it and send it again.")
 
 
-def explain_csrf(form: Any) -> None:
-    """After an expired or missing form token, say so in plain words on the form.
-
-    Views call this before validating, when the token's error is not there yet: the
-    message replaces it as soon as the form is validated.
-    """
-    if not g.get("csrf_failed") or getattr(form, "csrf_token", None) is None:
-        return
-
-    def explain() -> None:
-        if form.csrf_token.errors:
-            form.csrf_token.errors = [CSRF_EXPIRED]
-
-    validate = form.validate
-
-    def validate_and_explain(*args: Any, **kwargs: Any) -> bool:
-        valid: bool = validate(*args, **kwargs)
-        explain()
-        return valid
-
-    form.validate = validate_and_explain
-    explain()
-
-
 def _csrf_failed(_error: CSRFError) -> Any:
     """An expired or missing form token: show the same form again with what was typed.
 
@@ -147,5 +123,7 @@ def install(app: Flask, settings_: Settings, database_: Database) -> None:
     app.teardown_appcontext(_close_db)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
+    # Every form's CSRF error is shown in these plain words (macros/forms.html error_summary).
+    app.jinja_env.globals["csrf_failed_message"] = CSRF_EXPIRED
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(Exception, _server_error)

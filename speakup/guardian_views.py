@@ -25,7 +25,7 @@ from accounts.services import StaffIdentity, list_staff
 from accounts.views import require_role
 from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, STATUSES
 from core import audit
-from core.web import db, explain_csrf, settings
+from core.web import db, settings
 from speakup import services
 from speakup.forms import AssignForm, ExportForm, NgoForm, NoteForm, ReplyForm, StatusForm
 
@@ -109,7 +109,6 @@ def case(ref: str) -> Any:
 
 def _act(ref: str, form: Any, form_name: str, action: Any, done: str) -> Any:
     """Validate ``form``, run ``action``, commit; or show the case again with the errors."""
-    explain_csrf(form)
     if form.validate_on_submit():
         try:
             action()
@@ -194,7 +193,6 @@ def attachment(ref: str, attachment_id: int) -> Any:
 @guardian_only
 def export() -> Any:
     form = ExportForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         try:
             data = services.ngo_export(db(), start=form.start.data, end=form.end.data,

@@ -26,7 +26,7 @@ from werkzeug.datastructures import FileStorage
 
 from core.db import today
 from core.ratelimit import AttemptLimiter
-from core.web import db, explain_csrf, settings
+from core.web import db, settings
 from speakup import services
 from speakup.attachments import AttachmentError, CleanFile, clean_upload
 from speakup.forms import (
@@ -93,7 +93,6 @@ def new_concern() -> Any:
                       guardians=[(g_.id, g_.name) for g_ in guardians], today=today())
     if not form.form_token.data:
         form.form_token.data = secrets.token_urlsafe(24)
-    explain_csrf(form)
     file_errors: list[str] = []
     if form.validate_on_submit():
         files, file_errors = _files(form.files)
@@ -128,7 +127,6 @@ def _limiters() -> dict[str, AttemptLimiter]:
 @bp.route("/return", methods=["GET", "POST"])
 def sign_in() -> Any:
     form = ReceiptForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         limits = _limiters()
         session.setdefault("rl", secrets.token_hex(8))
@@ -182,7 +180,6 @@ def case() -> Any:
 def add_message() -> Any:
     access = _access()
     form = ReporterMessageForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         files, errors = _files(form.files)
         if errors:
@@ -205,7 +202,6 @@ def add_message() -> Any:
 def feedback() -> Any:
     access = _access()
     form = FeedbackForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         services.record_reporter_feedback(db(), access=access, answer=form.answer.data or "")
         db().commit()

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
-from core.web import db, explain_csrf, settings
+from core.web import db, settings
 from surveys import charts, services
 from surveys import definition as definitions
 from surveys import results as survey_results
@@ -72,7 +72,6 @@ def _all_surveys() -> list[Survey]:
 @edi_only
 def create() -> Any:
     form = _new_survey_form()
-    explain_csrf(form)
     if form.validate_on_submit():
         text = definitions.template_text(form.template.data or "")
         try:
@@ -110,7 +109,6 @@ def survey(survey_id: int) -> Any:
 def start_wave(survey_id: int) -> Any:
     survey_ = _survey_or_404(survey_id)
     form = WaveForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         try:
             wave_ = services.wave(db(), survey_, form.label.data or "")
@@ -144,7 +142,6 @@ def codes(survey_id: int, wave_id: int) -> Any:
     survey_ = _survey_or_404(survey_id)
     wave_ = _wave_or_404(survey_, wave_id)
     form = CodesForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         new = services.generate_codes(db(), wave_=wave_, count=form.count.data or 0,
                                       actor=_actor())

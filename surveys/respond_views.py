@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, session, url_for
 
-from core.web import db, explain_csrf, settings
+from core.web import db, settings
 from surveys import services
 from surveys.forms import CodeForm, answer_form
 from surveys.models import SurveyWave
@@ -21,7 +21,6 @@ bp = Blueprint("survey", __name__, url_prefix="/survey", template_folder="templa
 @bp.route("/", methods=["GET", "POST"])
 def enter_code() -> Any:
     form = CodeForm()
-    explain_csrf(form)
     if form.validate_on_submit():
         try:
             wave_ = services.wave_for_code(db(), form.code.data or "")
@@ -53,7 +52,6 @@ def answer() -> Any:
         return render_template("surveys/thanks.html", repeated=True)
     definition = services.definition_of(wave_.survey, settings())
     form = answer_form(definition)
-    explain_csrf(form)
     if form.validate_on_submit():
         try:
             services.submit_response(db(), wave_=wave_, code=state["code"],
