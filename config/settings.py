@@ -92,6 +92,7 @@ class Settings:
     staff_secret: bytes
     receipt_pepper: bytes
     organisation: Organisation
+    instance_dir: Path = ROOT / "instance"
     kdf: KdfProfile = field(default_factory=KdfProfile.production)
     https: bool = False
     escrow_public_key: bytes | None = None
@@ -210,6 +211,7 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
         staff_secret=_secret(raw_secrets["SPEAKUP_STAFF_SECRET"], "SPEAKUP_STAFF_SECRET"),
         receipt_pepper=_secret(raw_secrets["SPEAKUP_RECEIPT_PEPPER"], "SPEAKUP_RECEIPT_PEPPER"),
         organisation=Organisation.from_toml(org_file),
+        instance_dir=instance,
         kdf=kdf,
         https=env_vars.get("SPEAKUP_HTTPS", "1" if env == "production" else "0") == "1",
         escrow_public_key=escrow,

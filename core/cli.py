@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from accounts import services as accounts
@@ -237,7 +237,7 @@ def demo_group() -> None:
 
 
 def _demo_file() -> Path:
-    return Path(current_app.instance_path) / "demo-guardian.json"
+    return settings().instance_dir / "demo-logins.json"
 
 
 @demo_group.command("seed")
@@ -257,33 +257,42 @@ def demo_seed() -> None:
     _print_demo_login()
 
 
+def _demo_logins() -> list[dict[str, str]]:
+    logins = json.loads(_demo_file().read_text())
+    # A demo seeded by an older version kept the guardian's login alone.
+    return [{"role": "guardian", **logins}] if isinstance(logins, dict) else list(logins)
+
+
 def _print_demo_login() -> None:
     import pyotp
 
-    login = json.loads(_demo_file().read_text())
-    click.echo("")
     port = os.environ.get("PORT", "5000")
-    click.echo(f"Demo guardian login (staff side, http://127.0.0.1:{port}/staff/login):")
-    click.echo(f"  email:    {login['email']}")
-    click.echo(f"  password: {login['password']}")
-    click.echo(f"  TOTP secret (add to an authenticator app): {login['totp_secret']}")
-    click.echo(f"  code right now: {pyotp.TOTP(login['totp_secret']).now()}"
-               "   (new code: make code)")
+    click.echo("")
+    click.echo(f"Staff side: http://127.0.0.1:{port}/staff/login   (reporters: "
+               f"http://127.0.0.1:{port}/)")
+    for login in _demo_logins():
+        who = "Guardian" if login["role"] == "guardian" else "EDI lead (surveys)"
+        click.echo(f"{who} login:")
+        click.echo(f"  email:    {login['email']}")
+        click.echo(f"  password: {login['password']}")
+        click.echo(f"  TOTP secret (add to an authenticator app): {login['totp_secret']}")
+        click.echo(f"  code right now: {pyotp.TOTP(login['totp_secret']).now()}"
+                   "   (new code: make code)")
     click.echo("")
 
 
 @demo_group.command("code")
 def demo_code() -> None:
-    """Print the demo guardian's current TOTP code."""
+    """Print the demo staff's current TOTP codes."""
     import time
 
     import pyotp
 
-    login = json.loads(_demo_file().read_text())
-    totp = pyotp.TOTP(login["totp_secret"])
-    left = totp.interval - int(time.time()) % totp.interval
-    click.echo(f"{totp.now()}  (valid for {left} more seconds; each code works once, so after "
-               "signing in wait for the next one)")
+    for login in _demo_logins():
+        totp = pyotp.TOTP(login["totp_secret"])
+        left = totp.interval - int(time.time()) % totp.interval
+        click.echo(f"{login['role']:>8}: {totp.now()}  (valid for {left} more seconds; each "
+                   "code works once, so after signing in wait for the next one)")
 
 
 def register_commands(app: Flask) -> None:

@@ -104,3 +104,18 @@ def test_escrow_key_recovers_a_case_for_a_new_guardian(app, database, settings, 
                                           code=newcomer.code(), settings=settings)
         identity = accounts.StaffIdentity(user=user, private_key=key, session_token="t")
         assert services.open_case(db, identity=identity, ref=ref).text == "escrowed text"
+
+
+def test_demo_seed_is_idempotent_and_prints_both_logins(app, database, settings) -> None:
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    assert "guardian@demo" in first.output and "edi@demo" in first.output
+    password = re.search(r"password: (\S+)", first.output).group(1)
+    again = runner.invoke(args=["demo", "seed"])
+    assert again.exit_code == 0 and password in again.output
+    with database.session() as db:
+        assert db.scalar(text("SELECT COUNT(*) FROM concerns")) == 3
+        assert db.scalar(text("SELECT COUNT(*) FROM survey_responses")) == 880
+    codes = runner.invoke(args=["demo", "code"]).output
+    assert re.search(r"guardian: \d{6}", codes) and re.search(r"edi: \d{6}", codes)
