@@ -109,6 +109,8 @@ class Settings:
     receipt_attempts_per_window: int = 10
     receipt_window_seconds: int = 600
     min_cell_size: int = 11
+    # Representative quotes come only from groups with at least this many comments.
+    comment_threshold: int = 11
 
     @property
     def testing(self) -> bool:
@@ -221,4 +223,5 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
         max_attachment_bytes=_int(env_vars, "SPEAKUP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024,
         staff_idle_minutes=_int(env_vars, "SPEAKUP_STAFF_IDLE_MINUTES", 30),
         min_cell_size=_int(env_vars, "SPEAKUP_MIN_CELL_SIZE", 11),
+        comment_threshold=_int(env_vars, "SPEAKUP_COMMENT_THRESHOLD", 11),
     )

@@ -1,0 +1,65 @@
+"""The theme engine as the app uses it: one per thread, with the newest retrained model.
+
+The taxonomy and the tone lexicon come from ``config/themes/``; the supervised layer is the
+newest model guardians retrained (stored sealed in ``theme_models``), or the one shipped in
+``config/themes/model.json`` until there is one. Retrained models and consented quote extracts
+are sealed under keys derived from the staff server secret, which is not in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analysis.themes.classifier import ThemeModel
+from analysis.themes.engine import ThemeEngine
+from config.settings import Settings
+from core.encryption import derive_subkey, open_sealed, seal
+from speakup.models import ThemeModel as StoredModel
+
+_MODEL_CONTEXT = b"speakup/theme-model"
+_local = threading.local()
+
+
+def model_key(settings: Settings) -> bytes:
+    return derive_subkey(settings.staff_secret, "theme-model")
+
+
+def quote_key(settings: Settings) -> bytes:
+    """The key consented, redacted quote extracts of concerns are sealed under."""
+    return derive_subkey(settings.staff_secret, "concern-quotes")
+
+
+def seal_model(model: ThemeModel, settings: Settings) -> bytes:
+    return seal(model_key(settings), json.dumps(model.to_json()).encode(), context=_MODEL_CONTEXT)
+
+
+def open_model(blob: bytes, settings: Settings) -> ThemeModel:
+    return ThemeModel.from_json(json.loads(open_sealed(model_key(settings), blob,
+                                                       context=_MODEL_CONTEXT)))
+
+
+def _base() -> ThemeEngine:
+    base: ThemeEngine | None = getattr(_local, "base", None)
+    if base is None:
+        base = _local.base = ThemeEngine.default()
+    return base
+
+
+def engine(db: Session, settings: Settings) -> ThemeEngine:
+    """This thread's engine, with the newest stored model (checked on every call: one query)."""
+    newest = db.scalar(select(StoredModel.id).order_by(StoredModel.id.desc()).limit(1))
+    cached: tuple[int | None, ThemeEngine] | None = getattr(_local, "engine", None)
+    if cached is not None and cached[0] == newest:
+        return cached[1]
+    if newest is None:
+        current = _base()
+    else:
+        row = db.get(StoredModel, newest)
+        assert row is not None  # noqa: S101 - just selected by id
+        current = _base().with_model(open_model(row.model_sealed, settings))
+    _local.engine = (newest, current)
+    return current
