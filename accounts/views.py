@@ -55,9 +55,9 @@ def _layout() -> dict[str, object]:
     links: list[tuple[str, str]] = []
     if identity is not None and identity.user.is_guardian:
         links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO export"),
-                 (url_for("guardian.audit_log"), "Audit log")]
+                 (url_for("guardian.retrain"), "Themes"), (url_for("guardian.audit_log"), "Audit log")]
     elif identity is not None and identity.user.role == "edi":
-        links = [(url_for("edi.index"), "Surveys")]
+        links = [(url_for("edi.index"), "Surveys"), (url_for("edi_themes.summary"), "Themes")]
     return {"service_name": "Speak Up: staff", "service_home_url": url_for("accounts.home"),
             "header_links": links, "identity": identity, "logout_form": LogoutForm(),
             "privacy_url": "/privacy"}

@@ -95,11 +95,13 @@ def create_staff_app(settings: Settings, database: Database) -> Flask:
     from core.cli import register_commands
     from speakup.guardian_views import bp as guardian_bp
     from surveys.edi_views import bp as edi_bp
+    from surveys.summary_views import bp as themes_bp
 
     app.before_request(load_staff_session)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(guardian_bp)
     app.register_blueprint(edi_bp)
+    app.register_blueprint(themes_bp)
     register_commands(app)
     return app
 

@@ -13,6 +13,8 @@ from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from accounts import services as accounts
+from analysis.themes_cli import themes as themes_group
+from config.settings import SECRET_NAMES
 from core import audit
 from core.web import database, settings
 
@@ -306,10 +308,29 @@ def register_commands(app: Flask) -> None:
 def _make_app() -> Flask:
     from core import create_app
 
-    return create_app()
+    if "SPEAKUP_ENV" not in os.environ and not any(os.environ.get(n) for n in SECRET_NAMES):
+        # A checkout with nothing configured: run the command against the development instance
+        # (generated secrets, instance/speakup.db) rather than refuse. A server sets its secrets,
+        # and so runs as production; gunicorn (wsgi.py) never takes this path.
+        click.echo("note: SPEAKUP_ENV is not set and no secrets are configured: using the "
+                   "development settings in instance/", err=True)
+        os.environ["SPEAKUP_ENV"] = "development"
+    app = create_app()
+    if os.environ.get("SPEAKUP_ENV") == "development":
+        # Development databases follow the code: no separate migrate step to forget.
+        from core.migrate import upgrade
+
+        upgrade(app.extensions["speakup.database"].engine)
+    return app
 
 
-main = FlaskGroup(
+class _SpeakUpGroup(FlaskGroup):
+    """The ``speakup`` command. Commands that need no database (theme tagging) are its own and
+    run without building the app; the rest come from the app."""
+
+
+main = _SpeakUpGroup(
     name="speakup", create_app=_make_app, add_default_commands=False, add_version_option=False,
     load_dotenv=False, help="Speak Up administration.",
 )
+main.add_command(themes_group)

@@ -52,8 +52,10 @@ def _base() -> ThemeEngine:
 def engine(db: Session, settings: Settings) -> ThemeEngine:
     """This thread's engine, with the newest stored model (checked on every call: one query)."""
     newest = db.scalar(select(StoredModel.id).order_by(StoredModel.id.desc()).limit(1))
-    cached: tuple[int | None, ThemeEngine] | None = getattr(_local, "engine", None)
-    if cached is not None and cached[0] == newest:
+    # Keyed by database too: one process may serve (or test) more than one.
+    key = (str(db.get_bind().url), newest)
+    cached: tuple[tuple[str, int | None], ThemeEngine] | None = getattr(_local, "engine", None)
+    if cached is not None and cached[0] == key:
         return cached[1]
     if newest is None:
         current = _base()
@@ -61,5 +63,5 @@ def engine(db: Session, settings: Settings) -> ThemeEngine:
         row = db.get(StoredModel, newest)
         assert row is not None  # noqa: S101 - just selected by id
         current = _base().with_model(open_model(row.model_sealed, settings))
-    _local.engine = (newest, current)
+    _local.engine = (key, current)
     return current

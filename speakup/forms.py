@@ -21,7 +21,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from config.settings import Organisation
 from config.vocabulary import (
@@ -184,3 +184,20 @@ class NgoForm(FlaskForm):
 class ExportForm(FlaskForm):
     start = DateField("From", validators=[InputRequired("Enter the first day, like 2026-04-01.")])
     end = DateField("To", validators=[InputRequired("Enter the last day, like 2027-03-31.")])
+
+
+class ThemeForm(FlaskForm):
+    """Confirm or remove a theme on a case; confirming one not on the case adds it.
+
+    Each theme's own form sends ``theme`` hidden and ``decision`` from the button pressed; the
+    "add a theme" form sends ``theme`` from its list. The view fills in the taxonomy's themes.
+    """
+
+    theme = SelectField("Add a theme the engine missed", validate_choice=False, filters=[_strip],
+                        validators=[DataRequired("Choose a theme to add."), Length(max=40)])
+    decision = HiddenField(validators=[AnyOf(("confirmed", "removed"),
+                                             message="Choose to confirm or remove the theme.")])
+
+
+class RetrainForm(FlaskForm):
+    pass

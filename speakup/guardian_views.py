@@ -26,8 +26,17 @@ from accounts.views import require_role
 from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, STATUSES
 from core import audit
 from core.web import db, settings
-from speakup import services
-from speakup.forms import AssignForm, ExportForm, NgoForm, NoteForm, ReplyForm, StatusForm
+from speakup import services, themes
+from speakup.forms import (
+    AssignForm,
+    ExportForm,
+    NgoForm,
+    NoteForm,
+    ReplyForm,
+    RetrainForm,
+    StatusForm,
+    ThemeForm,
+)
 
 bp = Blueprint("guardian", __name__, template_folder="templates")
 _REF = re.compile(r"[A-Z0-9]{1,16}")
@@ -82,12 +91,19 @@ def _forms_for(case: services.CaseView) -> dict[str, Any]:
             "ngo_form": ngo}
 
 
+def _themes_for(case: services.CaseView) -> dict[str, Any]:
+    found = themes.case_themes(db(), case=case, settings=settings())
+    form = ThemeForm()
+    form.theme.choices = [("", "Choose a theme"), *found.addable]
+    return {"themes": found, "theme_form": form}
+
+
 def _render_case(ref: str, status: int = 200, **forms: Any) -> Any:
     try:
         case = services.open_case(db(), identity=_identity(), ref=ref)
     except services.CaseNotFoundError:
         abort(404)
-    context = {**_forms_for(case), **forms}
+    context = {**_forms_for(case), **_themes_for(case), **forms}
     org = settings().organisation
     return render_template(
         "speakup/guardian_case.html", case=case,
@@ -173,6 +189,41 @@ def ngo(ref: str) -> Any:
             professional_group=form.professional_group.data,
             speak_up_again=form.speak_up_again.data)),
         "National Guardian's Office fields saved.")
+
+
+@bp.post("/cases/<ref>/themes")
+@guardian_only
+def theme(ref: str) -> Any:
+    form = ThemeForm()
+    choices = themes.theme_choices(db(), settings=settings())
+    form.theme.choices = [("", "Choose a theme"), *choices]
+    theme_id, decision = form.theme.data or "", form.decision.data or ""
+    label = dict(choices).get(theme_id, theme_id)
+    done = (f"Theme removed: {label}. It stays listed as removed, and you can undo that."
+            if decision == "removed" else f"Theme confirmed: {label}.")
+    return _act(ref, form, "theme_form", lambda: themes.review_theme(
+        db(), identity=_identity(), ref=ref, theme_id=theme_id, decision=decision,
+        settings=settings()), done)
+
+
+@bp.route("/retrain", methods=["GET", "POST"])
+@guardian_only
+def retrain() -> Any:
+    form = RetrainForm()
+    if form.validate_on_submit():
+        try:
+            result = themes.retrain(db(), identity=_identity(), settings=settings())
+            db().commit()
+        except services.ConcernInvalidError as e:
+            db().rollback()
+            form.form_errors.append(str(e))
+        else:
+            flash(f"The theme engine has been retrained on {result.stored.examples} reviewed "
+                  "cases. New concerns are tagged with it from now on.", "success")
+            return redirect(url_for("guardian.retrain"))
+    status = themes.retrain_status(db(), identity=_identity(), settings=settings())
+    return render_template("speakup/retrain.html", form=form, status=status), (
+        400 if form.is_submitted() else 200)
 
 
 @bp.get("/cases/<ref>/files/<int:attachment_id>")

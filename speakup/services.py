@@ -40,6 +40,7 @@ from core.encryption import (
     token_digest,
     token_key,
 )
+from speakup import themes
 from speakup.attachments import CleanFile
 from speakup.models import (
     Attachment,
@@ -180,6 +181,9 @@ def submit_concern(
         if db.scalar(select(Concern.id).where(Concern.receipt_lookup == derived.lookup)) is None:
             break
     ref = _new_ref(db)
+    # Themes and tone from the text before it is sealed: ids and scores only, never its words.
+    analysed = themes.analyse_new_concern(db, text=draft.text, ref=ref,
+                                          quote_consent=draft.quote_consent, settings=settings)
     # Anonymous means anonymous: a name or contact typed before choosing it is not kept.
     named = draft.identity_mode in ("confidential", "open")
     body = {"text": draft.text, "name": draft.name.strip() if named else "",
@@ -198,6 +202,7 @@ def submit_concern(
         ngo_raised=draft.identity_mode,
         professional_group=draft.professional_group or None,
         ethnicity=draft.ethnicity or None, quote_consent=draft.quote_consent,
+        quote_sealed=analysed.quote_sealed, tone=analysed.tone, themes=analysed.themes,
         awaiting_guardian=True,
     )
     for guardian in guardians:

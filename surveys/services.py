@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from config.vocabulary import PREFER_NOT_TO_SAY
 from core import audit
 from core.db import today
 from core.encryption import derive_subkey, open_sealed, seal, token_digest
+from core.themes import engine as theme_engine
 from surveys.definition import DefinitionError, SurveyDefinition, parse_definition
 from surveys.models import (
     DEMOGRAPHIC_COLUMNS,
@@ -34,6 +36,9 @@ from surveys.models import (
 )
 
 CODE_GROUPS = 3
+THEMES_LENGTH = 400  # SurveyComment.themes
+
+log = logging.getLogger(__name__)
 
 
 class SurveyError(Exception):
@@ -261,6 +266,29 @@ def validate_answers(definition: SurveyDefinition, answers: Mapping[str, object]
     return clean
 
 
+def _comment_tags(db: Session, text: str, settings: Settings) -> tuple[str, float | None]:
+    """Theme ids (space-separated, never the words that matched) and tone (one decimal) of a
+    free-text answer; no themes and no tone for empty or non-English text.
+
+    Never raises: an answer must be stored even if the theme engine fails, so it is then
+    stored untagged and the failure is logged (its kind only, never the text).
+    """
+    try:
+        tagged = theme_engine(db, settings).tag(text)
+    except Exception as e:  # any failure: tagging must never make a submission fail
+        log.warning("theme tagging failed (%s); the comment is stored without themes",
+                    type(e).__name__)
+        return "", None
+    if not tagged.english:
+        return "", None
+    ids: list[str] = []
+    for hit in tagged.themes:
+        if len(" ".join([*ids, hit.theme])) > THEMES_LENGTH:
+            break
+        ids.append(hit.theme)
+    return " ".join(ids), round(tagged.tone, 1)
+
+
 def _store_response(db: Session, *, wave_: SurveyWave, definition: SurveyDefinition,
                     answers: Mapping[str, object], settings: Settings) -> None:
     response = SurveyResponse(id=secrets.token_hex(16), wave_id=wave_.id)
@@ -273,10 +301,12 @@ def _store_response(db: Session, *, wave_: SurveyWave, definition: SurveyDefinit
         if value is None:
             continue
         if q.kind == "text" and isinstance(value, str):
+            themes, tone = _comment_tags(db, value, settings)
             response.comments.append(SurveyComment(
                 question_id=q.id,
                 text_sealed=seal(_comment_key(settings), value.encode(),
-                                 context=_comment_context(response.id, q.id))))
+                                 context=_comment_context(response.id, q.id)),
+                themes=themes, tone=tone))
         else:
             for v in value if isinstance(value, list) else [value]:
                 response.answers.append(SurveyAnswer(question_id=q.id, value=str(v)))

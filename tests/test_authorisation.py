@@ -112,6 +112,9 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/cases/<ref>/status"): CASE_ACTION,
     ("staff", "/cases/<ref>/assign"): CASE_ACTION,
     ("staff", "/cases/<ref>/ngo"): CASE_ACTION,
+    ("staff", "/cases/<ref>/themes"): CASE_ACTION,
+    # POST: nobody has reviewed enough cases yet, so retraining is refused.
+    ("staff", "/retrain"): {"GET": guardians_only(200), "POST": guardians_only(400)},
     ("staff", "/cases/<ref>/files/<int:attachment_id>"): {"GET": guardians_only(200, 404)},
     ("staff", "/export"): {"GET": guardians_only(200), "POST": guardians_only(200)},
     ("staff", "/audit"): {"GET": guardians_only(200)},
@@ -126,6 +129,10 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     # No wave released yet (the world's wave is still open): the page says so.
     ("staff", "/surveys/<int:survey_id>/results"): {"GET": edi_only(200)},
     ("staff", "/surveys/<int:survey_id>/results.csv"): {"GET": edi_only(200)},
+    # Themed summaries: no quarter of concerns has ended yet, so the page (also for the CSV)
+    # says there are no figures.
+    ("staff", "/themes/"): {"GET": edi_only(200)},
+    ("staff", "/themes/summary.csv"): {"GET": edi_only(200)},
 }
 
 # These end the session they are sent with, so they run after everything else.
@@ -300,6 +307,10 @@ CALLS: dict[tuple[str, str, str], Call] = {
         "assignee": str(w.guardian.id)}, "/staff/login"),
     ("staff", "/cases/<ref>/ngo", "POST"): Call("/staff/cases/{ref}/ngo", lambda w: {
         "raised": "anonymous", "elements": ["patient_safety"]}, "/staff/login"),
+    ("staff", "/cases/<ref>/themes", "POST"): Call("/staff/cases/{ref}/themes", lambda w: {
+        "theme": "patient_safety", "decision": "confirmed"}, "/staff/login"),
+    ("staff", "/retrain", "GET"): Call("/staff/retrain"),
+    ("staff", "/retrain", "POST"): Call("/staff/retrain", _no_data, "/staff/login"),
     ("staff", "/cases/<ref>/files/<int:attachment_id>", "GET"):
         Call("/staff/cases/{ref}/files/{att}"),
     ("staff", "/export", "GET"): Call("/staff/export"),
@@ -319,6 +330,8 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("staff", "/surveys/<int:survey_id>/results", "GET"): Call("/staff/surveys/{survey}/results"),
     ("staff", "/surveys/<int:survey_id>/results.csv", "GET"):
         Call("/staff/surveys/{survey}/results.csv"),
+    ("staff", "/themes/", "GET"): Call("/staff/themes/"),
+    ("staff", "/themes/summary.csv", "GET"): Call("/staff/themes/summary.csv"),
 }
 
 

@@ -1,0 +1,407 @@
+"""Themes of concerns: found when a concern arrives, reviewed by guardians, learnt from.
+
+When a concern is submitted, the app's theme engine (`core.themes.engine`) reads its text
+before it is sealed. Only the theme ids, their scores and the tone are stored, never the words
+that triggered them: those are words from the concern. With the reporter's consent a redacted
+extract is sealed under the server's quote key for equality summaries.
+
+On the case page the evidence is recomputed from the decrypted text, so it is never stored.
+Guardians confirm, remove or add themes; a concern with any such review is a labelled example
+that `retrain` learns from. Retraining decrypts the guardian's reviewed cases in memory only and
+keeps only features seen in several of them, and the model is stored sealed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from accounts.models import StaffUser
+from accounts.services import StaffIdentity
+from analysis.themes.classifier import ThemeModel, TrainingOptions, train
+from analysis.themes.engine import ThemeEngine
+from analysis.themes.errors import ThemeError
+from analysis.themes.evaluation import Evaluation, ThemeCounts, evaluate_engine
+from analysis.themes.labelled import DEV, HELDOUT, LabelledExample
+from analysis.themes.redaction import redact
+from config.settings import Settings
+from core import audit
+from core import themes as app_themes
+from core.encryption import concern_context, seal
+from speakup import services
+from speakup.models import Concern, ConcernGrant, ConcernTheme
+from speakup.models import ThemeModel as StoredModel
+
+log = logging.getLogger("speakup.themes")
+
+QUOTE_LIMIT: Final = 500
+"""Characters of the redacted text kept as the consented quote extract (cut at a word)."""
+MIN_REVIEWED: Final = 10
+"""Reviewed cases a guardian needs before retraining is allowed."""
+HOLDOUT_EVERY: Final = 5
+"""Every fifth reviewed case (in the order received) is held out to check the new model."""
+MIN_FEATURE_TEXTS: Final = 3
+"""A word or phrase is kept in a retrained model only if at least this many training cases
+contain it, so a name or a detail from one concern cannot end up in the model."""
+MIN_POSITIVES: Final = 3
+"""A theme is retrained only with at least this many training cases confirmed with it and
+this many without it; other themes keep the current model's weights."""
+DECISIONS: Final = ("confirmed", "removed")
+
+
+# --- when a concern arrives -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewConcernThemes:
+    """What is stored about a new concern's themes: rows, tone and the sealed quote extract."""
+
+    themes: list[ConcernTheme]
+    tone: float | None
+    quote_sealed: bytes | None
+
+
+def quote_extract(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """The first ``limit`` characters or so of the redacted text, on one line, cut at a word.
+
+    The text is redacted before it is cut, so a name cannot escape redaction by being cut short.
+    """
+    redacted = " ".join(redact(text).split())
+    if len(redacted) <= limit:
+        return redacted
+    cut = redacted[:limit + 1]
+    cut = cut.rsplit(" ", 1)[0] if " " in cut else cut[:limit]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def analyse_new_concern(db: Session, *, text: str, ref: str, quote_consent: bool,
+                        settings: Settings) -> NewConcernThemes:
+    """Themes (ids and scores, status ``suggested``) and tone (one decimal; None for text that
+    is not English) of a concern's text, and its quote extract sealed under
+    `core.themes.quote_key` if the reporter consented (None otherwise).
+
+    Never raises: a submission must not fail because of theme analysis. If the engine or the
+    redaction fails, that part is left empty and only the exception's type is logged.
+    """
+    rows: list[ConcernTheme] = []
+    tone: float | None = None
+    try:
+        tagged = app_themes.engine(db, settings).tag(text)
+    # Deliberately broad: any failure of the engine only costs the themes, and is logged.
+    except Exception as e:
+        log.warning("theme analysis failed (%s): concern stored without themes", type(e).__name__)
+    else:
+        rows = [ConcernTheme(theme_id=hit.theme, source="engine", status="suggested",
+                             score=round(hit.score, 4)) for hit in tagged.themes]
+        tone = round(tagged.tone, 1) if tagged.english else None
+    quote: bytes | None = None
+    if quote_consent:
+        try:
+            extract = quote_extract(text)
+        except Exception as e:  # a quote is optional; never store an unredacted one
+            log.warning("quote redaction failed (%s): no quote stored", type(e).__name__)
+        else:
+            if extract:
+                quote = seal(app_themes.quote_key(settings), extract.encode(),
+                             context=concern_context(ref, "quote"))
+    return NewConcernThemes(rows, tone, quote)
+
+
+# --- the case page ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    """One theme on a case as a guardian sees it; ``evidence`` is recomputed, never stored."""
+
+    theme_id: str
+    label: str
+    description: str
+    status: str  # "suggested", "confirmed" or "removed"
+    source: str  # "engine" or "guardian"
+    score: float | None
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseThemes:
+    rows: list[ThemeRow]
+    addable: list[tuple[str, str]] = field(default_factory=list)  # (id, label) not on the case
+
+
+def _evidence(engine: ThemeEngine, text: str) -> dict[str, tuple[str, ...]]:
+    """Per theme, the words of ``text`` that point to it: the engine's evidence for the themes
+    it assigns, and the rule matches for the others (such as a theme a guardian added)."""
+    analysis = engine.matcher.analyse(text)
+    found = {theme: tuple(hits.evidence) for theme, hits in engine.matcher.match(analysis).items()}
+    found.update((hit.theme, hit.evidence) for hit in engine.themes(text))
+    return found
+
+
+def case_themes(db: Session, *, case: services.CaseView, settings: Settings) -> CaseThemes:
+    """The themes of an opened case, in taxonomy order with removed ones last, each with the
+    evidence in the decrypted text; and the taxonomy's other themes, which can be added.
+
+    If the engine fails, the themes are listed without evidence (the type is logged).
+    """
+    engine = app_themes.engine(db, settings)
+    taxonomy = engine.taxonomy
+    try:
+        evidence = _evidence(engine, case.text)
+    except Exception as e:  # the case must still open; evidence is a help, not the record
+        log.warning("theme evidence failed (%s)", type(e).__name__)
+        evidence = {}
+    order = {theme_id: i for i, theme_id in enumerate(taxonomy.theme_ids)}
+    rows: list[ThemeRow] = []
+    for row in sorted(case.concern.themes, key=lambda t: (t.status == "removed",
+                                                          order.get(t.theme_id, len(order)))):
+        known = row.theme_id in order
+        theme = taxonomy.theme(row.theme_id) if known else None
+        rows.append(ThemeRow(
+            row.theme_id, theme.label if theme else row.theme_id,
+            theme.description if theme else "This theme is no longer in the taxonomy.",
+            row.status, row.source, row.score, evidence.get(row.theme_id, ())))
+    present = {row.theme_id for row in case.concern.themes}
+    addable = [(t.id, t.label) for t in taxonomy.themes if t.id not in present]
+    return CaseThemes(rows, addable)
+
+
+def theme_choices(db: Session, *, settings: Settings) -> list[tuple[str, str]]:
+    """Every theme of the taxonomy as (id, label), in taxonomy order."""
+    return [(t.id, t.label) for t in app_themes.engine(db, settings).taxonomy.themes]
+
+
+@dataclass(frozen=True)
+class ThemeReview:
+    theme_id: str
+    label: str
+    status: str
+    added: bool
+
+
+def review_theme(db: Session, *, identity: StaffIdentity, ref: str, theme_id: str, decision: str,
+                 settings: Settings) -> ThemeReview:
+    """Confirm or remove a theme on a case the guardian holds a grant for.
+
+    Confirming a theme that is not on the case adds it (source ``guardian``, status
+    ``confirmed``); confirming a removed one puts it back. Audited as ``case.theme`` with the
+    detail ``theme_id:status``. Raises `CaseNotFoundError` without a grant and
+    `ConcernInvalidError` for an unknown theme or a decision other than `DECISIONS`.
+    """
+    if decision not in DECISIONS:
+        raise services.ConcernInvalidError("Choose to confirm or remove the theme.", "decision")
+    concern, _key = services._granted(db, identity, ref)
+    taxonomy = app_themes.engine(db, settings).taxonomy
+    row = next((t for t in concern.themes if t.theme_id == theme_id), None)
+    added = False
+    if row is None:
+        if theme_id not in taxonomy.theme_ids:
+            raise services.ConcernInvalidError("Choose a theme from the list.", "theme")
+        if decision == "removed":
+            raise services.ConcernInvalidError("That theme is not on this case.", "theme")
+        row = ConcernTheme(theme_id=theme_id, source="guardian", status="confirmed", score=None)
+        concern.themes.append(row)
+        added = True
+    row.status = decision
+    audit.record(db, actor=f"staff:{identity.user.id}", action="case.theme", target=f"case:{ref}",
+                 detail=f"{theme_id}:{decision}")
+    db.flush()
+    label = taxonomy.theme(theme_id).label if theme_id in taxonomy.theme_ids else theme_id
+    return ThemeReview(theme_id, label, decision, added)
+
+
+# --- retraining -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThemeComparison:
+    """One theme's results on the held-out cases, with the model before and after."""
+
+    theme_id: str
+    label: str
+    before: ThemeCounts
+    after: ThemeCounts
+
+    @property
+    def support(self) -> int:
+        """Held-out cases confirmed with the theme."""
+        return self.after.support
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The supervised model in use: shipped with the app, or retrained by a guardian."""
+
+    retrained: bool
+    trained_at: datetime | str | None
+    trained_by: str | None
+    examples: int | None
+    heldout: int | None = None
+    macro_f1_before: float | None = None
+    macro_f1_after: float | None = None
+    comparison: list[ThemeComparison] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetrainStatus:
+    model: ModelInfo
+    usable: int  # reviewed cases this guardian can open
+    needed: int = MIN_REVIEWED
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    stored: StoredModel
+    before: Evaluation
+    after: Evaluation
+    retrained_themes: tuple[str, ...]
+
+
+def _reviewed(db: Session, identity: StaffIdentity) -> list[Concern]:
+    """Concerns this guardian holds a grant for with at least one reviewed theme, oldest first."""
+    reviewed = or_(ConcernTheme.status.in_(DECISIONS), ConcernTheme.source == "guardian")
+    return list(db.scalars(
+        select(Concern).join(ConcernGrant)
+        .where(ConcernGrant.staff_id == identity.user.id, Concern.themes.any(reviewed))
+        .order_by(Concern.id)))
+
+
+def _comparison(metadata: dict[str, object], engine: ThemeEngine) -> list[ThemeComparison]:
+    evaluation = metadata.get("evaluation")
+    if not isinstance(evaluation, dict):
+        return []
+    before, after = evaluation.get("before"), evaluation.get("after")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    rows = []
+    for theme in engine.taxonomy.themes:
+        old, new = before.get(theme.id), after.get(theme.id)
+        if isinstance(old, list) and isinstance(new, list) and (any(old) or any(new)):
+            rows.append(ThemeComparison(theme.id, theme.label, ThemeCounts(*old), ThemeCounts(*new)))
+    return rows
+
+
+def _staff_name(db: Session, actor: str) -> str:
+    kind, _, number = actor.partition(":")
+    user = db.get(StaffUser, int(number)) if kind == "staff" and number.isdigit() else None
+    return user.name if user is not None else actor
+
+
+def retrain_status(db: Session, *, identity: StaffIdentity, settings: Settings) -> RetrainStatus:
+    """The model in use (who retrained it, when, on how many cases, and how it compared with
+    the one before on held-out cases) and how many reviewed cases this guardian could use."""
+    engine = app_themes.engine(db, settings)
+    newest = db.scalar(select(StoredModel).order_by(StoredModel.id.desc()).limit(1))
+    metadata = engine.model.metadata if engine.model is not None else {}
+    if newest is None:
+        examples = metadata.get("examples")
+        info = ModelInfo(False, str(metadata.get("trained_at") or "") or None, None,
+                         examples if isinstance(examples, int) else None)
+    else:
+        heldout = metadata.get("heldout")
+        info = ModelInfo(True, newest.created_at, _staff_name(db, newest.trained_by),
+                         newest.examples, heldout if isinstance(heldout, int) else None,
+                         newest.macro_f1_before, newest.macro_f1_after,
+                         _comparison(metadata, engine))
+    return RetrainStatus(info, len(_reviewed(db, identity)))
+
+
+def _combine(new: ThemeModel, current: ThemeModel | None, theme_order: Sequence[str]) -> ThemeModel:
+    """``new`` for the themes it was trained on, and ``current``'s weights for the others.
+
+    Each theme is its own logistic model (its own weight column and bias), so taking columns
+    from two models gives exactly each model's probabilities for its themes.
+    """
+    kept = [t for t in (current.themes if current else ()) if t not in new.themes]
+    sources = {t: new for t in new.themes} | {t: current for t in kept if current is not None}
+    themes = [t for t in theme_order if t in sources]
+    names = sorted(set(new.vocabulary) | (set(current.vocabulary) if current and kept else set()))
+    index = {name: i for i, name in enumerate(names)}
+    weights = np.zeros((len(names), len(themes)))
+    bias = np.zeros(len(themes))
+    for column, theme in enumerate(themes):
+        source = sources[theme]
+        at = source.themes.index(theme)
+        bias[column] = source.bias[at]
+        if source.vocabulary:
+            rows = [index[name] for name in source.vocabulary]
+            weights[rows, column] = source.weights[list(source.vocabulary.values()), at]
+    return ThemeModel(themes, names, weights, bias, dict(new.metadata))
+
+
+def _counts(evaluation: Evaluation) -> dict[str, list[int]]:
+    return {t: [c.tp, c.fp, c.fn] for t, c in evaluation.counts.items()}
+
+
+def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> RetrainResult:
+    """Retrain the engine's supervised layer on the reviewed cases this guardian can open.
+
+    Each reviewed case (see `_reviewed`) is decrypted in memory and labelled with its confirmed
+    themes (engine suggestions a guardian confirmed, and themes a guardian added). Every
+    `HOLDOUT_EVERY`-th case is held out; themes with at least `MIN_POSITIVES` training cases for
+    and against are retrained on the rest with features seen in at least `MIN_FEATURE_TEXTS`
+    cases, the other themes keep the current model's weights. Both engines are evaluated on the
+    held-out cases; the model is stored sealed (`core.themes.seal_model`) and audited, and from
+    then on `core.themes.engine` uses it for new concerns.
+
+    Raises `ConcernInvalidError` with fewer than `MIN_REVIEWED` reviewed cases or no theme to retrain.
+    """
+    concerns = _reviewed(db, identity)
+    if len(concerns) < MIN_REVIEWED:
+        raise services.ConcernInvalidError(
+            f"Retraining needs at least {MIN_REVIEWED} cases with reviewed themes that you can "
+            f"open; you have {len(concerns)}. Confirm, remove or add themes on more cases first.")
+    current = app_themes.engine(db, settings)
+    known = set(current.taxonomy.theme_ids)
+    examples = []
+    for i, concern in enumerate(concerns):
+        text = services.open_case(db, identity=identity, ref=concern.ref).text
+        labels = frozenset(t.theme_id for t in concern.themes
+                           if t.status == "confirmed" and t.theme_id in known)
+        split = HELDOUT if i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else DEV
+        examples.append(LabelledExample(concern.ref, text, labels, split))
+    training = [e for e in examples if e.split == DEV]
+    heldout = [e for e in examples if e.split == HELDOUT]
+    positives = Counter(t for e in training for t in e.themes)
+    retrainable = tuple(t for t in current.taxonomy.theme_ids
+                        if positives[t] >= MIN_POSITIVES
+                        and len(training) - positives[t] >= MIN_POSITIVES)
+    if not retrainable:
+        raise services.ConcernInvalidError(
+            f"No theme is confirmed on at least {MIN_POSITIVES} of the {len(training)} cases "
+            f"used for training (and missing from {MIN_POSITIVES} others), so there is nothing "
+            "new to learn yet. Review more cases first.")
+    try:
+        new = train(training, matcher=current.matcher, themes=retrainable,
+                    options=TrainingOptions(min_count=MIN_FEATURE_TEXTS))
+    except ThemeError as e:
+        raise services.ConcernInvalidError("The theme engine could not learn from these cases. "
+                           "Review more cases and try again.") from e
+    model = _combine(new, current.model, current.taxonomy.theme_ids)
+    before = evaluate_engine(current, heldout)
+    after = evaluate_engine(current.with_model(model), heldout)
+    model.metadata.update({
+        "source": "guardian reviews", "heldout": len(heldout),
+        "retrained_themes": list(retrainable),
+        "kept_themes": [t for t in model.themes if t not in retrainable],
+        "evaluation": {"before": _counts(before), "after": _counts(after)},
+    })
+    stored = StoredModel(trained_by=f"staff:{identity.user.id}", examples=len(training),
+                         macro_f1_before=round(before.macro_f1, 4),
+                         macro_f1_after=round(after.macro_f1, 4),
+                         model_sealed=app_themes.seal_model(model, settings))
+    db.add(stored)
+    db.flush()
+    audit.record(db, actor=f"staff:{identity.user.id}", action="themes.retrain",
+                 target=f"theme-model:{stored.id}",
+                 detail=f"examples={len(training)} heldout={len(heldout)} "
+                        f"macro_f1={before.macro_f1:.3f}->{after.macro_f1:.3f}")
+    return RetrainResult(stored, before, after, retrainable)

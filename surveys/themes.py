@@ -1,0 +1,740 @@
+"""Themed summaries for EDI leads: theme counts and trends, tone, emerging phrases and quotes.
+
+Survey comments carry theme ids and a tone from ingest (`surveys.services._store_response`);
+concerns carry `ConcernTheme` rows (a theme counts unless a guardian removed it) and a tone.
+
+Figures
+-------
+Every figure shown goes through `analysis.disclosure.release`. Each theme has its own
+`Population` per source whose records are the concerns (or survey respondents) that mention
+the theme, so a group's n *is* the count shown and rules 1 to 3 protect it: three concerns
+about one theme from one site in one quarter never show, directly or as a total minus the
+shown cells. Each record's answer is its tone bucket, so the same releases give each theme's
+tone distribution (hidden by rule 4 when a group is all one bucket).
+
+Concerns: the dimensions are the quarter (NHS financial year; the policy's ``wave_dim``), the
+month, nested in its quarter (one population for both grains, so a month cannot be worked out
+as its quarter minus the other two months), site, professional group and White / Global
+majority group. Only concerns received before the current quarter count: a quarter still
+filling up would change with each new concern and so show when one arrived. Surveys: the
+dimensions and policy of `surveys.results`, released waves only, one record per respondent
+(someone who mentions a theme in two comments counts once, with the mean tone of the two).
+
+Nothing pooled over periods is shown: a total over all quarters changes every quarter, and two
+such totals taken at different times would give the newest quarter's figures unprotected.
+
+Free text
+---------
+A phrase is shown only if it is used in at least k (``settings.min_cell_size``) different
+comments of one question, or k different concerns, and never with a count. Quotes: at most
+three per theme and period, by highest theme score, redacted, from concerns only with the
+reporter's consent. A comment or concern is quoted only if its theme's group in the period has
+at least ``settings.comment_threshold`` members, and so has its group in every breakdown the
+page offers: the quotes are then the same whichever breakdown is chosen, so comparing views
+cannot tie a quote to a small group. Quotes are never labelled with a group.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analysis.disclosure import UNKNOWN, Cell, Policy, Population, release
+from analysis.themes.emerging import emerging_phrases
+from analysis.themes.engine import ThemeEngine
+from analysis.themes.redaction import redact
+from analysis.themes.taxonomy import Theme
+from config.settings import Settings
+from config.vocabulary import wres_group
+from core.db import today as utc_today
+from core.encryption import DecryptionError, concern_context, open_sealed
+from core.themes import engine as theme_engine
+from core.themes import quote_key
+from speakup.models import Concern, ConcernTheme
+from surveys import results
+from surveys.charts import ETHNIC_GROUPS, UNKNOWN_LABEL, Labels
+from surveys.models import Survey, SurveyComment, SurveyResponse, SurveyWave
+from surveys.services import (
+    SurveyError,
+    _comment_context,
+    _comment_key,
+    definition_of,
+    read_comments,
+)
+
+log = logging.getLogger(__name__)
+
+CONCERNS: Final = "concerns"
+QUARTER: Final = "quarter"
+MONTH: Final = "month"
+GRAINS: Final = (QUARTER, MONTH)
+CONCERN_BREAKDOWNS: Final = ("site", "professional_group", "ethnic_group")
+CONCERN_DIMENSIONS: Final = (QUARTER, MONTH, *CONCERN_BREAKDOWNS)
+CONCERN_DIMENSION_LABELS: Final = {
+    QUARTER: "Quarter", MONTH: "Month", "site": "Site",
+    "professional_group": "Professional group", "ethnic_group": "White / Global majority",
+}
+# Tone buckets (VADER compound score); "unscored": a record without a tone (e.g. a theme a
+# guardian added to a concern received before tone was recorded).
+NEGATIVE_BELOW: Final = -0.05
+POSITIVE_ABOVE: Final = 0.05
+TONES: Final = (("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive"),
+                ("unscored", "Tone not known"))
+QUOTES_PER_THEME: Final = 3
+QUOTE_CHARS: Final = 400
+PHRASES: Final = 15
+TREND_PERIODS: Final = {QUARTER: 8, MONTH: 12}
+_MONTH_NAMES: Final = ("January", "February", "March", "April", "May", "June", "July", "August",
+                       "September", "October", "November", "December")
+
+
+class ThemeSummaryError(SurveyError):
+    """A summary that cannot be made as asked; the message says why."""
+
+
+class NothingToSummariseError(ThemeSummaryError):
+    """No complete quarter of concerns, or no closed wave of the survey, yet."""
+
+
+def tone_bucket(tone: float | None) -> str:
+    """The tone bucket of a score in [-1, 1]: negative below -0.05, positive above 0.05."""
+    if tone is None:
+        return "unscored"
+    if tone < NEGATIVE_BELOW:
+        return "negative"
+    return "positive" if tone > POSITIVE_ABOVE else "neutral"
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def quarter_of(day: date) -> str:
+    """NHS financial-year quarter, e.g. ``2026/27 Q3`` for November 2026."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}/{str(start + 1)[2:]} Q{(day.month - 4) % 12 // 3 + 1}"
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _quarter_start(day: date) -> date:
+    offset = (day.month - 4) % 12 // 3 * 3  # months since April at the quarter's start
+    month = (offset + 3) % 12 + 1
+    year = (day.year if day.month >= 4 else day.year - 1) + (month < 4)
+    return date(year, month, 1)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _quarter_months(label: str) -> list[str]:
+    """The three months of a quarter label, oldest first."""
+    start, q = int(label[:4]), int(label[-1])
+    first = _add_months(date(start, 4, 1), 3 * (q - 1))
+    return [month_of(_add_months(first, i)) for i in range(3)]
+
+
+def period_label(grain: str, value: str) -> str:
+    """How a period reads on the page: ``2026/27 Q3``, ``November 2026``, or the wave."""
+    if grain == MONTH:
+        return f"{_MONTH_NAMES[int(value[5:]) - 1]} {value[:4]}"
+    return value
+
+
+# --- populations ------------------------------------------------------------------------------
+
+_CACHE_SIZE = 256
+_populations: OrderedDict[tuple[object, ...], Population] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _population(tally: Mapping[tuple[tuple[str, ...], str], int],
+                dimensions: Sequence[str]) -> Population:
+    """The population of these atoms, cached by the atoms themselves (so never stale), which
+    keeps disclosure decisions memoised from one request to the next."""
+    rows = sorted((*values, answer, count) for (values, answer), count in tally.items())
+    key = (tuple(dimensions), tuple(rows))
+    with _cache_lock:
+        found = _populations.get(key)
+        if found is not None:
+            _populations.move_to_end(key)
+            return found
+    built = Population.from_counts(rows, dimensions)
+    with _cache_lock:
+        _populations[key] = built
+        while len(_populations) > _CACHE_SIZE:
+            _populations.popitem(last=False)
+    return built
+
+
+def _value(raw: str | None) -> str:
+    return UNKNOWN if raw is None or raw == "prefer-not" else str(raw)
+
+
+def concern_policy(settings: Settings) -> Policy:
+    """k from the settings; the quarter has the wave slot; two breakdowns (month and one
+    group) besides it, so every month-by-group table's lines are checked."""
+    return Policy(k=settings.min_cell_size, max_breakdown_dims=2, wave_dim=QUARTER)
+
+
+# --- what a summary holds ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the tables: ``value`` "" is everyone (the period's total)."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    """One period of a theme's trend: the released cells, the total first, then one per column."""
+
+    period: str
+    label: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class ThemeSection:
+    """One theme: its released figures for the chosen period (``current``: total, then one per
+    breakdown column), its trend, its tone (the period's total cell, counts by tone bucket) and
+    up to three quotes."""
+
+    theme: Theme
+    current: tuple[Cell, ...]
+    trend: tuple[PeriodRow, ...]
+    quotes: tuple[str, ...]
+
+    @property
+    def tone(self) -> Cell:
+        return self.current[0]
+
+    @property
+    def mentioned(self) -> bool:
+        """Whether any released cell of the theme is non-zero or hidden (hidden cells are
+        never empty)."""
+        return any(c.n != 0 for c in (*self.current, *(c for r in self.trend for c in r.cells)))
+
+
+@dataclass(frozen=True)
+class ThemeSummary:
+    """A themed summary of one source (concerns, or one survey) for one period.
+
+    ``period`` is the quarter or wave the counts, tone, phrases and quotes are for; ``grain``
+    (quarter, month or wave) is the trend's. ``unit`` is what a count counts.
+    """
+
+    source: str
+    title: str
+    unit: str
+    k: int
+    comment_threshold: int
+    grain: str
+    period: str
+    period_text: str
+    breakdown: str | None
+    breakdown_label: str | None
+    columns: tuple[Column, ...]
+    tones: tuple[tuple[str, str], ...]
+    sections: tuple[ThemeSection, ...]
+    phrases: tuple[str, ...]
+    round_to: int | None = None
+
+
+def _themes(engine: ThemeEngine) -> tuple[Theme, ...]:
+    return engine.taxonomy.themes
+
+
+def _tone_options(tallies: Iterable[Mapping[tuple[tuple[str, ...], str], int]]) -> (
+    tuple[tuple[str, str], ...]
+):
+    """The tone buckets, with "not known" only when some record has no tone."""
+    unscored = any(answer == "unscored" for tally in tallies for _, answer in tally)
+    return TONES if unscored else TONES[:3]
+
+
+def _cells(population: Population, *, where: Mapping[str, str], by: str | None,
+           columns: Sequence[Column], policy: Policy, options: Sequence[str]) -> tuple[Cell, ...]:
+    """The total of ``where`` and one cell per column, every one from `release`.
+
+    A column value the population lacks is asked for as a filter, so that it too comes from
+    `release` (as an empty group)."""
+    table = release(population, by=[by] if by else [], where=where, policy=policy,
+                    options=options, favourable=())
+    found = {c.group.get(by or "", ""): c for c in table.cells}
+    out = [table.cell({})]
+    for column in columns:
+        cell = found.get(column.value)
+        if cell is None:
+            assert by is not None  # noqa: S101 - columns exist only with a breakdown
+            empty = release(population, by=[], where={**where, by: column.value}, policy=policy,
+                            options=options, favourable=())
+            cell = Cell({by: column.value}, *_fields(empty.cell({})))
+        out.append(cell)
+    return tuple(out)
+
+
+def _fields(cell: Cell) -> tuple[object, ...]:
+    return cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct
+
+
+def _quote_text(text: str) -> str:
+    """Redacted, on one line, and cut at a word near ``QUOTE_CHARS``."""
+    clean = " ".join(redact(text).split())
+    if len(clean) <= QUOTE_CHARS:
+        return clean
+    cut = clean[:QUOTE_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " …"
+
+
+def _phrases(documents: Iterable[Sequence[tuple[str, str]]], engine: ThemeEngine,
+             k: int) -> tuple[str, ...]:
+    """Distinctive phrases used in at least k documents of one set (their counts are not
+    returned). The engine's ``min_comments`` asks for k already; the filter keeps that true
+    whatever the engine's defaults become."""
+    found: dict[str, float] = {}
+    for docs in documents:
+        if len(docs) < k:
+            continue
+        phrases = [p for p in emerging_phrases(docs, matcher=engine.matcher, min_comments=k,
+                                               top=PHRASES) if p.comments >= k]
+        words = [engine.matcher.analyse(text).words for _, text in docs]
+        for phrase in _joined([p.phrase for p in phrases], words, k):
+            keyness = max((p.keyness for p in phrases if p.phrase in phrase), default=0.0)
+            found[phrase] = max(found.get(phrase, 0.0), keyness)
+    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(phrase for phrase, _ in ranked[:PHRASES])
+
+
+def _documents_with(gram: tuple[str, ...], documents: Sequence[Sequence[str]]) -> int:
+    size = len(gram)
+    return sum(1 for words in documents
+               if any(tuple(words[i:i + size]) == gram for i in range(len(words) - size + 1)))
+
+
+def _joined(phrases: Sequence[str], documents: Sequence[Sequence[str]], k: int) -> list[str]:
+    """Overlapping phrases joined into the longer phrase they are parts of ("broken car park"
+    and "car park barrier" into "broken car park barrier"), in rank order. Two are joined only
+    if the joined phrase is itself in at least k documents and in nearly as many as the rarer
+    part (the engine's own rule for dropping a part of a longer phrase); a phrase inside a
+    longer one found in nearly as many documents is then left out."""
+    grams = [tuple(p.split()) for p in phrases]
+    counts = {g: _documents_with(g, documents) for g in grams}
+    changed = True
+    while changed:
+        changed = False
+        for a, b in ((a, b) for a in grams for b in grams if a != b):
+            overlap = next((j for j in range(min(len(a), len(b)) - 1, 0, -1) if a[-j:] == b[:j]), 0)
+            if not overlap:
+                continue
+            joined = a + b[overlap:]
+            count = _documents_with(joined, documents)
+            if count >= k and count >= 0.8 * min(counts[a], counts[b]):
+                at = min(grams.index(a), grams.index(b))
+                grams = [g for g in grams if g not in (a, b)]
+                grams.insert(at, joined)
+                counts[joined] = count
+                changed = True
+                break
+    kept = [" ".join(g) for g in grams]
+    return [p for p, g in zip(kept, grams, strict=True)
+            if not any(f" {p} " in f" {longer} " and counts[h] >= 0.8 * counts[g]
+                       for longer, h in zip(kept, grams, strict=True) if longer != p)]
+
+
+# --- concerns ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ConcernRecord:
+    id: int
+    ref: str
+    quarter: str
+    month: str
+    groups: tuple[str, ...]  # site, professional group, ethnic group
+    tone: str
+    consent: bool
+
+
+def _concern_records(db: Session, before: date) -> list[_ConcernRecord]:
+    rows = db.execute(
+        select(Concern.id, Concern.ref, Concern.received_on, Concern.site,
+               Concern.professional_group, Concern.ethnicity, Concern.tone,
+               Concern.quote_consent)
+        .where(Concern.received_on < before).order_by(Concern.id))
+    return [_ConcernRecord(cid, ref, quarter_of(on), month_of(on),
+                           (_value(site), _value(group), _value(wres_group(ethnicity))),
+                           tone_bucket(tone), bool(consent))
+            for cid, ref, on, site, group, ethnicity, tone, consent in rows]
+
+
+def concern_quarters(db: Session, *, on: date | None = None) -> list[str]:
+    """Every complete quarter from the first concern's to the last one before ``on``'s
+    (default today), oldest first; empty if no concern was received before this quarter."""
+    before = _quarter_start(on or utc_today())
+    first = db.scalar(select(Concern.received_on).where(Concern.received_on < before)
+                      .order_by(Concern.received_on).limit(1))
+    if first is None:
+        return []
+    out = []
+    start = _quarter_start(first)
+    while start < before:
+        out.append(quarter_of(start))
+        start = _add_months(start, 3)
+    return out
+
+
+def concern_value_label(settings: Settings, dim: str, value: str) -> str:
+    if value == UNKNOWN:
+        return UNKNOWN_LABEL
+    options: Mapping[str, str] = {
+        "site": dict(settings.organisation.sites),
+        "professional_group": dict(settings.organisation.professional_groups),
+        "ethnic_group": ETHNIC_GROUPS,
+    }.get(dim, {})
+    return options.get(value, value)
+
+
+def _concern_order(settings: Settings, dim: str, values: Iterable[str]) -> list[str]:
+    known = [v for v, _ in {"site": settings.organisation.sites,
+                            "professional_group": settings.organisation.professional_groups,
+                            "ethnic_group": tuple(ETHNIC_GROUPS.items())}[dim]]
+    position = {v: i for i, v in enumerate(known)}
+    return sorted(set(values), key=lambda v: (v == UNKNOWN, position.get(v, len(known)), v))
+
+
+def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
+                    by: str | None = None, quarter: str | None = None,
+                    on: date | None = None) -> ThemeSummary:
+    """Themes of concerns for one complete quarter (default: the latest), with a trend by
+    ``grain`` (quarter or month) and an optional breakdown by site, professional group or
+    White / Global majority group. ``on``: today, for tests.
+
+    Raises NothingToSummariseError before the first complete quarter, and ThemeSummaryError
+    for an unknown grain, breakdown or quarter.
+    """
+    if grain not in GRAINS:
+        raise ThemeSummaryError("Choose quarters or months for the trend.")
+    if by is not None and by not in CONCERN_BREAKDOWNS:
+        raise ThemeSummaryError("Concerns can be broken down by site, professional group or "
+                                "White / Global majority group only.")
+    quarters = concern_quarters(db, on=on)
+    if not quarters:
+        raise NothingToSummariseError(
+            "There are no figures yet: a quarter's concerns are summarised once the quarter "
+            "has ended, so that the figures do not change as each concern arrives.")
+    chosen = quarter or quarters[-1]
+    if chosen not in quarters:
+        raise ThemeSummaryError("Choose a quarter from the list: only quarters that have "
+                                "ended are summarised.")
+    before = _quarter_start(on or utc_today())
+    records = _concern_records(db, before)
+    by_id = {r.id: r for r in records}
+    engine = theme_engine(db, settings)
+    themes = _themes(engine)
+    mentions: dict[str, list[tuple[_ConcernRecord, float, bool]]] = defaultdict(list)
+    for concern_id, theme_id, score, status in db.execute(
+            select(ConcernTheme.concern_id, ConcernTheme.theme_id, ConcernTheme.score,
+                   ConcernTheme.status)
+            .where(ConcernTheme.status != "removed").order_by(ConcernTheme.id)):
+        record = by_id.get(concern_id)
+        if record is not None:
+            mentions[theme_id].append((record, score or 0.0, status == "confirmed"))
+
+    tallies = {}
+    for theme in themes:
+        tally: Counter[tuple[tuple[str, ...], str]] = Counter(
+            ((r.quarter, r.month, *r.groups), r.tone) for r, _, _ in mentions[theme.id])
+        tallies[theme.id] = tally
+    populations = {t: _population(tally, CONCERN_DIMENSIONS) for t, tally in tallies.items()}
+    tones = _tone_options(tallies.values())
+    options = [t for t, _ in tones]
+    policy = concern_policy(settings)
+
+    columns: tuple[Column, ...] = ()
+    if by:
+        present = {v for p in populations.values() for v in p.values(by)}
+        columns = tuple(Column(v, concern_value_label(settings, by, v))
+                        for v in _concern_order(settings, by, present))
+    end = quarters.index(chosen) + 1
+    if grain == QUARTER:
+        periods = [(q, {QUARTER: q}) for q in quarters[max(0, end - TREND_PERIODS[QUARTER]):end]]
+    else:
+        months = [(m, q) for q in quarters[:end] for m in _quarter_months(q)]
+        first_month = min(r.month for r in records)
+        months = [(m, q) for m, q in months if m >= first_month][-TREND_PERIODS[MONTH]:]
+        periods = [(m, {QUARTER: q, MONTH: m}) for m, q in months]
+
+    extracts = _concern_extracts(db, [r for r in records if r.quarter == chosen], settings)
+    sections = []
+    for theme in themes:
+        population = populations[theme.id]
+        current = _cells(population, where={QUARTER: chosen}, by=by, columns=columns,
+                         policy=policy, options=options)
+        trend = tuple(
+            PeriodRow(value, period_label(grain, value),
+                      _cells(population, where=where, by=by, columns=columns, policy=policy,
+                             options=options))
+            for value, where in periods)
+        in_quarter = [m for m in mentions[theme.id] if m[0].quarter == chosen]
+        sections.append(ThemeSection(theme, current, trend,
+                                     _concern_quotes(in_quarter, extracts, settings)))
+    phrases = _phrases([[(str(i), t) for i, t in extracts.items()]], engine,
+                       settings.min_cell_size)
+    return ThemeSummary(
+        source=CONCERNS, title="Concerns raised with guardians", unit="concerns",
+        k=settings.min_cell_size, comment_threshold=settings.comment_threshold, grain=grain,
+        period=chosen, period_text=f"quarter {chosen}", breakdown=by,
+        breakdown_label=CONCERN_DIMENSION_LABELS[by] if by else None, columns=columns,
+        tones=tones, sections=tuple(sections), phrases=phrases, round_to=policy.round_to)
+
+
+def _eligible(members: Sequence[tuple[str, tuple[str, ...]]], threshold: int) -> set[str]:
+    """Ids (of ``(id, groups)``) whose theme group, and whose group in each breakdown, has at
+    least ``threshold`` members."""
+    if not members or len(members) < threshold:
+        return set()
+    sizes = [Counter(groups[i] for _, groups in members) for i in range(len(members[0][1]))]
+    return {member for member, groups in members
+            if all(sizes[i][value] >= threshold for i, value in enumerate(groups))}
+
+
+
+def _open_quote(ref: str, blob: bytes, settings: Settings) -> str | None:
+    try:
+        return open_sealed(quote_key(settings), blob, context=concern_context(ref, "quote")).decode()
+    except (DecryptionError, UnicodeDecodeError):
+        log.warning("a consented quote extract could not be opened; it is left out")
+        return None
+
+
+def _concern_extracts(db: Session, records: Sequence[_ConcernRecord],
+                      settings: Settings) -> dict[int, str]:
+    """The consented, redacted extracts of ``records`` (those without one are left out)."""
+    wanted = {r.id: r.ref for r in records if r.consent}
+    if not wanted:
+        return {}
+    rows = db.execute(select(Concern.id, Concern.quote_sealed)
+                      .where(Concern.id.in_(wanted), Concern.quote_consent.is_(True),
+                             Concern.quote_sealed.is_not(None)))
+    out = {}
+    for concern_id, blob in rows:
+        text = _open_quote(wanted[concern_id], blob, settings)
+        if text and text.strip():
+            out[concern_id] = text
+    return out
+
+
+def _pick(candidates: Iterable[tuple[tuple[float, ...], str]]) -> tuple[str, ...]:
+    """The first three distinct texts by rank (rank ties broken by the text's digest)."""
+    chosen: list[str] = []
+    for _, text in sorted(candidates, key=lambda c: (c[0], hashlib.sha256(c[1].encode()).digest())):
+        if text and text not in chosen:
+            chosen.append(text)
+        if len(chosen) == QUOTES_PER_THEME:
+            break
+    return tuple(chosen)
+
+
+def _concern_quotes(mentions: Sequence[tuple[_ConcernRecord, float, bool]],
+                    extracts: Mapping[int, str], settings: Settings) -> tuple[str, ...]:
+    """Up to three consented extracts of one theme's concerns in one quarter (see the module):
+    guardian-confirmed themes first, then by the engine's score."""
+    eligible = _eligible([(str(r.id), r.groups) for r, _, _ in mentions],
+                         settings.comment_threshold)
+    return _pick(((float(not confirmed), -score), _quote_text(extracts[r.id]))
+                 for r, score, confirmed in mentions
+                 if str(r.id) in eligible and r.consent and r.id in extracts)
+
+
+# --- surveys ----------------------------------------------------------------------------------
+
+
+def survey_breakdowns(survey: Survey, settings: Settings) -> list[str]:
+    """The dimensions a survey's themes can be broken down by (as on its results page)."""
+    demographics = [d.id for d in definition_of(survey, settings).demographics]
+    return [*(d for d in demographics if d in results.DIMENSIONS),
+            *(["ethnic_group"] if "ethnicity" in demographics else [])]
+
+
+@dataclass
+class _Respondent:
+    id: str
+    wave: str
+    values: tuple[str, ...]  # results.DIMENSIONS after the wave
+    tones: dict[str, list[float]]  # theme -> tones of the comments mentioning it
+    mentioned: set[str]
+
+
+def _respondents(db: Session, waves: Mapping[int, str]) -> list[_Respondent]:
+    """Respondents of ``waves`` with at least one themed comment."""
+    columns = [getattr(SurveyResponse, c) for c in results.BREAKDOWN_COLUMNS]
+    rows = db.execute(
+        select(SurveyResponse.id, SurveyResponse.wave_id, SurveyResponse.ethnicity, *columns,
+               SurveyComment.themes, SurveyComment.tone)
+        .join(SurveyComment, SurveyComment.response_id == SurveyResponse.id)
+        .where(SurveyResponse.wave_id.in_(waves), SurveyComment.themes != "")
+        .order_by(SurveyResponse.id, SurveyComment.id))
+    found: dict[str, _Respondent] = {}
+    for rid, wave_id, ethnicity, *values, themes, tone in rows:
+        person = found.get(rid)
+        if person is None:
+            person = found[rid] = _Respondent(
+                rid, waves[wave_id],
+                (_value(results.ethnic_group(ethnicity)), *(_value(v) for v in values)), {},
+                set())
+        for theme in themes.split():
+            person.mentioned.add(theme)
+            if tone is not None:
+                person.tones.setdefault(theme, []).append(tone)
+    return list(found.values())
+
+
+def _mean_tone(tones: Sequence[float]) -> float | None:
+    return sum(tones) / len(tones) if tones else None
+
+
+def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str | None = None,
+                   wave_label: str | None = None) -> ThemeSummary:
+    """Themes of one survey's comments in one released wave (default: the latest), with the
+    trend across released waves and an optional breakdown (see `survey_breakdowns`).
+
+    Raises NothingToSummariseError before a wave has closed, and ThemeSummaryError for an
+    unknown breakdown or wave.
+    """
+    definition = definition_of(survey, settings)
+    offered = survey_breakdowns(survey, settings)
+    if by is not None and by not in offered:
+        raise ThemeSummaryError("Choose a breakdown of this survey from the list.")
+    waves = results.released_waves(survey)
+    if not waves:
+        raise NothingToSummariseError("No wave of this survey has closed yet: its themes are "
+                                      "summarised when a wave closes.")
+    labels = [w.label for w in waves]
+    chosen = wave_label or labels[-1]
+    if chosen not in labels:
+        raise ThemeSummaryError("Choose a wave of this survey from the list: only closed "
+                                "waves are summarised.")
+    wave = waves[labels.index(chosen)]
+    respondents = _respondents(db, {w.id: w.label for w in waves})
+    engine = theme_engine(db, settings)
+    themes = _themes(engine)
+    tallies = {}
+    for theme in themes:
+        tally: Counter[tuple[tuple[str, ...], str]] = Counter(
+            ((p.wave, *p.values), tone_bucket(_mean_tone(p.tones.get(theme.id, []))))
+            for p in respondents if theme.id in p.mentioned)
+        tallies[theme.id] = tally
+    populations = {t: _population(tally, results.DIMENSIONS) for t, tally in tallies.items()}
+    tones = _tone_options(tallies.values())
+    options = [t for t, _ in tones]
+    policy = results.policy(settings)
+    names = Labels(definition, tuple(labels))
+    columns: tuple[Column, ...] = ()
+    if by:
+        present = {v for p in populations.values() for v in p.values(by)}
+        columns = tuple(Column(v, names.value(by, v)) for v in names.order(by, present))
+
+    position = [results.DIMENSIONS.index(d) - 1 for d in offered]
+    in_wave = [p for p in respondents if p.wave == chosen]
+    comments = _wave_comments(db, wave, {p.id for p in in_wave})
+    sections = []
+    for theme in themes:
+        population = populations[theme.id]
+        current = _cells(population, where={results.WAVE: chosen}, by=by, columns=columns,
+                         policy=policy, options=options)
+        trend = tuple(PeriodRow(w, w, _cells(population, where={results.WAVE: w}, by=by,
+                                             columns=columns, policy=policy, options=options))
+                      for w in labels)
+        members = [(p.id, tuple(p.values[i] for i in position))
+                   for p in in_wave if theme.id in p.mentioned]
+        eligible = _eligible(members, settings.comment_threshold)
+        sections.append(ThemeSection(theme, current, trend, _survey_quotes(
+            theme.id, [c for c in comments if c[0] in eligible], engine, settings)))
+    texts = [list(enumerate(read_comments(db, wave_=wave, question_id=q.id, settings=settings)))
+             for q in definition.questions if q.is_text]
+    phrases = _phrases([[(str(i), t) for i, t in docs] for docs in texts], engine,
+                       settings.min_cell_size)
+    return ThemeSummary(
+        source=f"survey-{survey.id}", title=survey.title, unit="people",
+        k=settings.min_cell_size, comment_threshold=settings.comment_threshold,
+        grain=results.WAVE, period=chosen, period_text=f"wave {chosen}", breakdown=by,
+        breakdown_label=results.DIMENSION_LABELS.get(by, by) if by else None, columns=columns,
+        tones=tones, sections=tuple(sections), phrases=phrases, round_to=policy.round_to)
+
+
+def _wave_comments(db: Session, wave: SurveyWave,
+                   respondents: set[str]) -> list[tuple[str, str, bytes, str]]:
+    """``(response id, question id, sealed text, theme ids)`` of the themed comments of
+    ``respondents`` in ``wave``."""
+    if not respondents:
+        return []
+    rows = db.execute(
+        select(SurveyComment.response_id, SurveyComment.question_id, SurveyComment.text_sealed,
+               SurveyComment.themes)
+        .join(SurveyResponse, SurveyComment.response_id == SurveyResponse.id)
+        .where(SurveyResponse.wave_id == wave.id, SurveyComment.themes != ""))
+    return [(rid, qid, sealed, themes) for rid, qid, sealed, themes in rows if rid in respondents]
+
+
+def _survey_quotes(theme: str, comments: Sequence[tuple[str, str, bytes, str]],
+                   engine: ThemeEngine, settings: Settings) -> tuple[str, ...]:
+    """Up to three redacted comments mentioning ``theme``, highest theme score first (scored
+    again now: only theme ids are stored)."""
+    candidates = []
+    for rid, qid, sealed, themes in comments:
+        if theme not in themes.split():
+            continue
+        try:
+            text = open_sealed(_comment_key(settings), sealed,
+                               context=_comment_context(rid, qid)).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            log.warning("a survey comment could not be opened; it is left out")
+            continue
+        score = next((h.score for h in engine.themes(text) if h.theme == theme), 0.0)
+        candidates.append(((-score,), _quote_text(text)))
+    return _pick(candidates)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def summary_csv(summary: ThemeSummary) -> str:
+    """The summary's released figures as CSV: hidden figures stay blank, with the reason; no
+    phrase or quote is in it."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    tones = [t for t, _ in summary.tones]
+    writer.writerow(["source", "table", "period", "theme", "breakdown", "group", summary.unit,
+                     "suppressed", "reason", *(f"tone_{t}" for t in tones)])
+    for section in summary.sections:
+        tables = [("chosen period", summary.period, section.current),
+                  *((f"trend by {summary.grain}", row.period, row.cells)
+                    for row in section.trend)]
+        for table, period, cells in tables:
+            groups = [Column("", ""), *summary.columns]
+            for column, cell in zip(groups, cells, strict=True):
+                writer.writerow([
+                    summary.source, table, period, section.theme.id,
+                    summary.breakdown if column.value else "", column.value,
+                    "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
+                    cell.reason or "",
+                    *(("" if cell.counts is None else cell.counts.get(t, 0)) for t in tones)])
+    return out.getvalue()

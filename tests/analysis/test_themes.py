@@ -1,0 +1,327 @@
+"""Theme analysis: taxonomy, scope (negation, hedges, hypotheticals), paraphrases, evidence, tone,
+emerging phrases, the supervised layer's train/save/load, and the held-out regression floor."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis import AnalysisError
+from analysis.themes.classifier import ThemeModel, TrainingOptions, train
+from analysis.themes.emerging import emerging_phrases
+from analysis.themes.engine import ThemeEngine
+from analysis.themes.errors import LabelledDataError, ModelError, TaxonomyError
+from analysis.themes.evaluation import evaluate_engine, format_report
+from analysis.themes.labelled import DEV, HELDOUT, LabelledExample, read_labelled, split_of
+from analysis.themes.taxonomy import DEFAULT_TAXONOMY, load_taxonomy, parse_taxonomy
+from analysis.themes.tone import ToneAnalyser
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELLED = ROOT / "tests" / "data" / "themes_labelled.csv"
+REQUIRED_THEMES = {
+    "nepotism_favouritism", "overlooked_for_promotion", "roles_not_advertised", "racial_discrimination",
+    "bullying_harassment", "fear_of_speaking_up", "lack_of_development", "patient_safety",
+    "staffing_workload",
+}
+# Measured once on the held-out split with the shipped taxonomy and model: macro F1 0.796
+# (tests/data/README.md). The engine is deterministic; the floor leaves room for small edits.
+HELDOUT_MACRO_F1_FLOOR = 0.78
+
+
+@pytest.fixture(scope="module")
+def engine() -> ThemeEngine:
+    return ThemeEngine.default()
+
+
+@pytest.fixture(scope="module")
+def rules() -> ThemeEngine:
+    return ThemeEngine.default(with_model=False, with_tone=False)
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[LabelledExample]:
+    return read_labelled(LABELLED, known_themes=REQUIRED_THEMES)
+
+
+def theme_ids(engine: ThemeEngine, text: str) -> set[str]:
+    return {hit.theme for hit in engine.themes(text)}
+
+
+# --- taxonomy ----------------------------------------------------------------------------------
+
+
+def test_taxonomy_has_the_required_themes_with_descriptions() -> None:
+    taxonomy = load_taxonomy()
+    assert set(taxonomy.theme_ids) >= REQUIRED_THEMES
+    for theme in taxonomy.themes:
+        assert len(theme.description) > 40 and theme.label
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('patterns = ["{NOPE} thing"]', "unknown macro"),
+        ('patterns = ["~3 thing"]', "gap"),
+        ('patterns = ["thing ~99 other"]', "gaps are at most"),
+        ('patterns = ["thing&other"]', "is not a word"),
+        ('patterns = []', "needs at least one pattern"),
+    ],
+)
+def test_bad_taxonomy_is_refused_with_a_reason(change: str, message: str) -> None:
+    text = f'[[themes]]\nid = "t"\nlabel = "T"\ndescription = "A theme."\n{change}\n'
+    with pytest.raises(TaxonomyError, match=message) as caught:
+        parse_taxonomy(text)
+    assert isinstance(caught.value, AnalysisError)
+
+
+def test_taxonomy_edits_need_no_code(tmp_path: Path) -> None:
+    edited = DEFAULT_TAXONOMY.read_text(encoding="utf-8") + (
+        '\n[[themes]]\nid = "car_parking"\nlabel = "Car parking"\n'
+        'description = "Parking spaces and charges for staff."\npatterns = ["car ~1 park|parking"]\n'
+    )
+    path = tmp_path / "taxonomy.toml"
+    path.write_text(edited, encoding="utf-8")
+    engine = ThemeEngine.default(taxonomy=path, with_model=False, with_tone=False)
+    assert theme_ids(engine, "The car park is full by seven every morning.") == {"car_parking"}
+
+
+# --- negation, denials, hedges and hypotheticals ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "theme", "expected"),
+    [
+        ("I have never been bullied here.", "bullying_harassment", False),
+        ("I have been bullied here for years.", "bullying_harassment", True),
+        ("I'm not being bullied, I just find the job stressful.", "bullying_harassment", False),
+        ("Nobody has ever been racist to me.", "racial_discrimination", False),
+        ("I'm not afraid to raise concerns.", "fear_of_speaking_up", False),
+        ("I'm afraid to raise concerns.", "fear_of_speaking_up", True),
+        ("There is no favouritism in our team that I can see.", "nepotism_favouritism", False),
+        ("Favouritism is not a problem on this ward.", "nepotism_favouritism", False),
+        ("Never had a problem getting study leave approved.", "lack_of_development", False),
+        ("If I was bullied I would know who to tell.", "bullying_harassment", False),
+        ("I've never complained before, but I am bullied every single day.", "bullying_harassment", True),
+        # Negations that are the complaint itself.
+        ("The post was never advertised.", "roles_not_advertised", True),
+        ("All roles are advertised openly on NHS Jobs.", "roles_not_advertised", False),
+        ("They said I didn't have UK experience.", "racial_discrimination", True),
+        ("There's no point raising it, nothing happens.", "fear_of_speaking_up", True),
+        ("I feel safe to speak up and my concerns are taken seriously.", "fear_of_speaking_up", False),
+    ],
+)
+def test_scope(rules: ThemeEngine, engine: ThemeEngine, text: str, theme: str, expected: bool) -> None:
+    assert (theme in theme_ids(rules, text)) is expected
+    assert (theme in theme_ids(engine, text)) is expected
+
+
+def test_a_hedge_keeps_the_theme_but_lowers_its_score(rules: ThemeEngine) -> None:
+    plain = rules.themes("Jobs go to the manager's friends.")[0]
+    hedged = rules.themes("Maybe I'm wrong, but jobs go to the manager's friends.")[0]
+    assert plain.theme == hedged.theme == "nepotism_favouritism"
+    assert hedged.score < plain.score
+
+
+# --- paraphrases and evidence -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "theme"),
+    [
+        ("jobs go to the manager's friends", "nepotism_favouritism"),
+        ("It's not what you know, it's who you know.", "nepotism_favouritism"),
+        ("I trained her and now she's my boss", "overlooked_for_promotion"),
+        ("I keep getting passed over for the band 6.", "overlooked_for_promotion"),
+        ("The interview was a formality, the job had been earmarked.", "roles_not_advertised"),
+        ("there's no point raising it, nothing happens", "fear_of_speaking_up"),
+        ("Nothing will change, so why bother.", "fear_of_speaking_up"),
+        ("they said I didn't have UK experience", "racial_discrimination"),
+        ("My line manager belittles me in front of the team.", "bullying_harassment"),
+        ("My requests for study leave are always refused.", "lack_of_development"),
+        ("Observations are not being done and patients are at risk.", "patient_safety"),
+        ("We are so short staffed I never get a break.", "staffing_workload"),
+    ],
+)
+def test_paraphrases_without_the_theme_name_are_caught(rules: ThemeEngine, text: str, theme: str) -> None:
+    assert theme in theme_ids(rules, text)
+
+
+def test_evidence_shows_the_triggering_words(engine: ThemeEngine) -> None:
+    hits = {h.theme: h for h in engine.themes("Honestly, jobs go to the manager's friends and nobody "
+                                              "dares say anything.")}
+    assert "jobs go to the manager's friends" in hits["nepotism_favouritism"].evidence
+    assert any("dares" in e for e in hits["fear_of_speaking_up"].evidence)
+
+
+def test_every_assigned_theme_has_evidence_from_the_text(engine: ThemeEngine,
+                                                         examples: list[LabelledExample]) -> None:
+    for example in examples:
+        lowered = " ".join(example.text.lower().replace("\u2019", "'").split())
+        for hit in engine.themes(example.text):
+            assert hit.evidence, (example.id, hit.theme)
+            assert 0.0 <= hit.score <= 1.0
+            for words in hit.evidence:
+                assert all(word.strip(".,") in lowered for word in words.split()), (example.id, words)
+
+
+def test_empty_and_non_english_text_get_no_themes(engine: ThemeEngine) -> None:
+    for text in ["", "   ", "12345", "Il n'y a rien à dire, tout va bien dans mon équipe.",
+                 "Todo bien en mi equipo, gracias.", "Всё хорошо, спасибо.", "一切都很好"]:
+        tagged = engine.tag(text)
+        assert tagged.themes == () and tagged.tone == 0.0 and not tagged.english
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_text_is_tagged_without_error(engine: ThemeEngine, text: str) -> None:
+    tagged = engine.tag(text)
+    assert -1.0 <= tagged.tone <= 1.0
+    assert all(0.0 <= h.score <= 1.0 and h.evidence for h in tagged.themes)
+
+
+def test_tagging_streams_rows_without_reading_ahead(engine: ThemeEngine) -> None:
+    consumed = 0
+
+    def rows() -> Iterator[tuple[str, str]]:
+        nonlocal consumed
+        for i in range(1_000_000):
+            consumed += 1
+            yield str(i), "Jobs go to the manager's friends."
+
+    results = engine.tag_rows(rows())
+    first_id, first = next(results)
+    assert (first_id, consumed) == ("0", 1)
+    assert first.themes[0].theme == "nepotism_favouritism"
+    for _ in range(9):
+        next(results)
+    assert consumed == 10
+
+
+# --- tone -----------------------------------------------------------------------------------------
+
+
+def test_tone_is_corrected_for_this_domain() -> None:
+    corrected, stock = ToneAnalyser.default(), ToneAnalyser.plain_vader()
+    text = "jobs go to friends of the manager"
+    assert stock.score(text) > 0.3  # what VADER gets wrong
+    assert corrected.score(text) <= 0.0
+    assert corrected.score("Jobs go to the manager's friends.") <= 0.0
+    praise_of_nothing = "The Trust cares about patient safety."
+    assert corrected.score(praise_of_nothing) < stock.score(praise_of_nothing)
+    assert corrected.score("My team is lovely and really supportive.") > 0.5
+
+
+def test_tone_never_decides_a_theme(examples: list[LabelledExample]) -> None:
+    with_tone = ThemeEngine.default()
+    without_tone = ThemeEngine.default(with_tone=False)
+    for example in examples[:150]:
+        assert with_tone.themes(example.text) == without_tone.themes(example.text)
+    cheerful = with_tone.tag("Lovely team, brilliant, amazing, but jobs go to the manager's friends!")
+    assert cheerful.tone > 0 and cheerful.themes[0].theme == "nepotism_favouritism"
+
+
+# --- emerging phrases ------------------------------------------------------------------------------
+
+
+def test_emerging_phrases_find_recurring_issues_outside_the_taxonomy(rules: ThemeEngine) -> None:
+    comments = []
+    for i in range(8):
+        comments.append((f"p{i}", f"The car park charges went up again and the barrier is broken ({i})."))
+        comments.append((f"m{i}", "There is no menopause support for older nurses on nights."))
+        comments.append((f"n{i}", "Jobs go to the manager's friends and I was passed over."))
+    comments += [(f"x{i}", text) for i, text in enumerate(
+        ["The ward was busy today.", "My team is lovely.", "Handover takes too long."])]
+    found = emerging_phrases(iter(comments), matcher=rules.matcher, min_comments=3)
+    phrases = [p.phrase for p in found]
+    assert any("car park" in p for p in phrases)
+    assert any("menopause support" in p for p in phrases)
+    assert not any("friends" in p or "passed" in p for p in phrases)  # covered by themes
+    top = next(p for p in found if "car park" in p.phrase)
+    assert top.comments == 8 and len(top.examples) == 3 and top.keyness > 0
+
+
+def test_emerging_phrases_of_nothing_is_empty(rules: ThemeEngine) -> None:
+    assert emerging_phrases([], matcher=rules.matcher) == []
+    assert emerging_phrases([("1", "")], matcher=rules.matcher) == []
+
+
+# --- supervised layer ------------------------------------------------------------------------------
+
+
+def test_train_save_load_round_trip(rules: ThemeEngine, examples: list[LabelledExample],
+                                    tmp_path: Path) -> None:
+    training = [e for e in examples if e.split == DEV]
+    model = train(training, matcher=rules.matcher, options=TrainingOptions(steps=150))
+    path = tmp_path / "model.json"
+    model.save(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["format"] == "speakup-themes-model" and data["metadata"]["examples"] == len(training)
+    loaded = ThemeModel.load(path)
+    assert loaded.themes == model.themes
+    for text in ["Jobs go to the manager's friends.", "We are short staffed.", "Nothing to add."]:
+        analysis = rules.matcher.analyse(text)
+        before, after = model.score(analysis).probabilities, loaded.score(analysis).probabilities
+        assert before == pytest.approx(after, abs=1e-4)
+    # The model learns from its labels: a trust's own phrase, unknown to the rules, is picked up.
+    phrase = "the wombat rota"
+    extra = [LabelledExample(f"w{i}", f"Again {phrase} was used against me, week {i}.",
+                             frozenset({"bullying_harassment"})) for i in range(12)]
+    query = f"{phrase.capitalize()} was used against me again."
+    assert "bullying_harassment" not in theme_ids(rules, query)
+    learned = rules.with_model(train(training + extra, matcher=rules.matcher))
+    assert "bullying_harassment" in theme_ids(learned, query)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"format": "something-else", "version": 1}', "not json", '{"format": "speakup-themes-model", '
+     '"version": 1, "themes": ["a"], "bias": [0.0], "features": {"x": [1.0, 2.0]}}',
+     '{"format": "speakup-themes-model", "version": 1, "themes": ["a"], "bias": ["NaN"], "features": {}}'],
+)
+def test_bad_model_files_are_refused(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ModelError):
+        ThemeModel.load(path)
+
+
+def test_training_needs_examples_of_every_theme(rules: ThemeEngine) -> None:
+    with pytest.raises(ModelError, match="positive and negative"):
+        train([LabelledExample("1", "Jobs go to friends.", frozenset({"nepotism_favouritism"}))],
+              matcher=rules.matcher)
+
+
+# --- labelled data and the held-out floor ----------------------------------------------------------
+
+
+def test_labelled_set_meets_its_brief(examples: list[LabelledExample]) -> None:
+    assert len(examples) >= 300
+    counts = Counter(theme for e in examples for theme in e.themes)
+    assert all(counts[t] >= 25 for t in REQUIRED_THEMES), counts
+    assert {e.split for e in examples} == {DEV, HELDOUT}
+    assert sum(1 for e in examples if not e.themes) >= 25
+    assert sum(1 for e in examples if len(e.themes) >= 2) >= 40
+    assert len({e.id for e in examples}) == len(examples)
+
+
+def test_labelled_files_are_validated(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("id,text,themes\n1,hello,no_such_theme\n", encoding="utf-8")
+    with pytest.raises(LabelledDataError, match="unknown theme"):
+        read_labelled(path, known_themes=REQUIRED_THEMES)
+    path.write_text("id,text\n1,hello\n", encoding="utf-8")
+    with pytest.raises(LabelledDataError, match="missing column"):
+        read_labelled(path)
+    assert split_of("abc") == split_of("abc") and {split_of(str(i)) for i in range(50)} == {DEV, HELDOUT}
+
+
+def test_heldout_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
+    heldout = [e for e in examples if e.split == HELDOUT]
+    evaluation = evaluate_engine(engine, heldout)
+    assert evaluation.macro_f1 >= HELDOUT_MACRO_F1_FLOOR, format_report(evaluation, "held-out")

@@ -1,0 +1,171 @@
+"""The ``speakup themes`` command-line contract: tag (JSONL and CSV, files and stdin, order,
+empty and non-English rows, streaming), evaluate, train, emerging, redact and list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analysis.themes.engine import ThemeEngine
+from analysis.themes_cli import _rows, themes
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELLED = ROOT / "tests" / "data" / "themes_labelled.csv"
+ROWS = [
+    ("a1", "Jobs go to the manager's friends and the post was never advertised."),
+    ("b2", ""),
+    ("c3", "Todo bien en mi equipo, gracias."),
+    ("d4", "I have never been bullied, my team is lovely."),
+    ("e5", "There's no point raising it, nothing happens."),
+    ("f6", "They said I didn't have UK experience, I've been a nurse for 15 years."),
+]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, ...] = ("id", "text")) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def csv_text(rows: list[tuple[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "text"])
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def check_jsonl(output: str) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in output.splitlines()]
+    for line in lines:
+        assert set(line) == {"id", "themes", "tone"}
+        assert isinstance(line["tone"], float | int) and -1 <= line["tone"] <= 1
+        assert isinstance(line["themes"], list)
+        for theme in line["themes"]:
+            assert set(theme) == {"id", "score", "evidence"}
+            assert isinstance(theme["score"], float | int) and 0 <= theme["score"] <= 1
+            assert theme["evidence"] and all(isinstance(e, str) for e in theme["evidence"])
+    return lines
+
+
+def test_tag_jsonl_contract(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(themes, ["tag", str(write_csv(tmp_path / "in.csv", ROWS))])
+    assert result.exit_code == 0, result.output
+    lines = check_jsonl(result.output)
+    assert [line["id"] for line in lines] == [row_id for row_id, _ in ROWS]
+    by_id = {line["id"]: line for line in lines}
+    assert {t["id"] for t in by_id["a1"]["themes"]} >= {"nepotism_favouritism", "roles_not_advertised"}  # type: ignore[union-attr]
+    assert by_id["b2"] == {"id": "b2", "themes": [], "tone": 0.0}
+    assert by_id["c3"]["themes"] == [] and by_id["d4"]["themes"] == []
+    assert [t["id"] for t in by_id["e5"]["themes"]] == ["fear_of_speaking_up"]  # type: ignore[union-attr,index]
+    assert "racial_discrimination" in {t["id"] for t in by_id["f6"]["themes"]}  # type: ignore[union-attr]
+
+
+def test_tag_reads_standard_input_and_extra_columns(runner: CliRunner) -> None:
+    text = "text,id,other\n" + "\n".join(f'"{t}",{i},x' for i, t in ROWS if '"' not in t) + "\n"
+    result = runner.invoke(themes, ["tag", "-"], input=text.encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    assert [line["id"] for line in check_jsonl(result.output)] == [i for i, t in ROWS if '"' not in t]
+
+
+def test_tag_csv_format(runner: CliRunner) -> None:
+    result = runner.invoke(themes, ["tag", "-", "--format", "csv"], input=csv_text(ROWS).encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert list(rows[0]) == ["id", "themes", "tone"]
+    assert [r["id"] for r in rows] == [row_id for row_id, _ in ROWS]
+    first = dict(pair.split(":") for pair in rows[0]["themes"].split("|"))
+    assert "nepotism_favouritism" in first and all(0 <= float(v) <= 1 for v in first.values())
+    assert rows[1]["themes"] == "" and float(rows[1]["tone"]) == 0.0
+
+
+def test_tag_refuses_a_csv_without_the_columns(runner: CliRunner) -> None:
+    result = runner.invoke(themes, ["tag", "-"], input=b"ident,comment\n1,hello\n")
+    assert result.exit_code != 0
+    assert "id and text" in result.output
+
+
+def test_tag_survives_bad_bytes_and_a_bom(runner: CliRunner) -> None:
+    data = "\ufeffid,text\n1,Jobs go to the manager's friends\n".encode() + b'2,"caf\xe9 \xff"\n'
+    result = runner.invoke(themes, ["tag", "-"], input=data)
+    assert result.exit_code == 0, result.output
+    assert [line["id"] for line in check_jsonl(result.output)] == ["1", "2"]
+
+
+class CountingStream(io.StringIO):
+    """A text stream that counts the lines the CSV reader has pulled from it."""
+
+    lines_read = 0
+
+    def __next__(self) -> str:
+        self.lines_read += 1
+        return super().__next__()
+
+
+def test_the_tag_pipeline_reads_row_by_row() -> None:
+    stream = CountingStream(csv_text([(str(i), "We are short staffed again.") for i in range(20_000)]))
+    results = ThemeEngine.default().tag_rows(_rows(stream, "stdin"))
+    row_id, tagged = next(results)
+    assert row_id == "0" and tagged.themes[0].theme == "staffing_workload"
+    assert stream.lines_read <= 3
+    for _ in range(99):
+        next(results)
+    assert stream.lines_read <= 103
+
+
+def test_evaluate_prints_per_theme_figures_and_confusions(runner: CliRunner) -> None:
+    result = runner.invoke(themes, ["evaluate", str(LABELLED), "--split", "heldout"])
+    assert result.exit_code == 0, result.output
+    for needle in ["precision", "recall", "nepotism_favouritism", "staffing_workload", "macro F1",
+                   "micro F1", "Missed", "False alarms"]:
+        assert needle in result.output
+    assert "split dev" not in result.output
+
+
+def test_train_writes_a_model_and_compares_before_and_after(runner: CliRunner, tmp_path: Path) -> None:
+    with LABELLED.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    small = tmp_path / "small.csv"
+    with small.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "text", "themes", "split"])
+        writer.writeheader()
+        writer.writerows(rows[:40] + rows[150:330])
+    output = tmp_path / "model.json"
+    result = runner.invoke(themes, ["train", str(small), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert output.is_file() and json.loads(output.read_text())["format"] == "speakup-themes-model"
+    assert "F1 before" in result.output and "F1 after" in result.output and "macro F1" in result.output
+    tagged = runner.invoke(themes, ["tag", "-", "--model", str(output)], input=csv_text(ROWS[:1]).encode())
+    assert tagged.exit_code == 0 and check_jsonl(tagged.output)[0]["themes"]
+
+
+def test_train_refuses_unknown_themes(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,text,themes\n1,hello,not_a_theme\n", encoding="utf-8")
+    result = runner.invoke(themes, ["train", str(bad), "--output", str(tmp_path / "m.json")])
+    assert result.exit_code != 0 and "unknown theme" in result.output
+
+
+def test_emerging_redact_and_list(runner: CliRunner) -> None:
+    rows = [(str(i), "The car park barrier is broken again and the car park charges went up.")
+            for i in range(5)]
+    emerging = runner.invoke(themes, ["emerging", "-"], input=csv_text(rows).encode())
+    assert emerging.exit_code == 0 and "car park" in emerging.output
+    redacted = runner.invoke(themes, ["redact", "-"],
+                             input=csv_text([("1", "Ask Dr Okafor on Ward 7B, 07700 900123.")]).encode())
+    assert redacted.exit_code == 0
+    assert "Dr [NAME] on [WARD], [PHONE]." in redacted.output
+    listed = runner.invoke(themes, ["list"])
+    assert listed.exit_code == 0 and "fear_of_speaking_up" in listed.output

@@ -1,0 +1,309 @@
+"""Themes of concerns: tagged at submission (ids only), reviewed on the case page, learnt from.
+
+Every test runs on SQLite and PostgreSQL. The raw-database checks read the SQLite file or a
+pg_dump, as `tests/test_at_rest.py` does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+import core.themes
+from analysis.themes.labelled import read_labelled
+from core.audit import AuditEvent
+from core.db import Database
+from core.encryption import DecryptionError, concern_context, new_key, open_sealed
+from speakup import themes
+from speakup.models import Concern, ConcernTheme, ThemeModel
+from tests.conftest import Staff, csrf_token, login, submit_concern
+from tests.test_at_rest import _raw_copy
+
+NEPOTISM = ("The ward manager gave the band 6 post to her niece. Everyone knows jobs go to her "
+            "friends and family. Call Priya Sharma on 07700 900123 if you need to check.")
+LABELLED = Path(__file__).parent / "data" / "themes_labelled.csv"
+
+
+@pytest.fixture(autouse=True)
+def fresh_engine_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`core.themes` caches the engine per thread by the newest model's id, and every test has
+    a new database whose ids start again at 1: start each test with an empty cache."""
+    monkeypatch.setattr(core.themes, "_local", threading.local())
+
+
+def _newest(database: Database) -> tuple[str, list[tuple[str, str, str]]]:
+    with database.session() as db:
+        concern = db.scalars(select(Concern).order_by(Concern.id.desc())).first()
+        assert concern is not None
+        return concern.ref, [(t.theme_id, t.source, t.status) for t in concern.themes]
+
+
+def _staff(app: Flask, staff: Staff) -> FlaskClient:
+    client = app.test_client()
+    login(client, staff)
+    return client
+
+
+def _review(client: FlaskClient, ref: str, theme: str, decision: str = "confirmed") -> object:
+    page = client.get(f"/staff/cases/{ref}").data.decode()
+    return client.post(f"/staff/cases/{ref}/themes", data={
+        "csrf_token": csrf_token(page), "theme": theme, "decision": decision})
+
+
+# --- at submission ----------------------------------------------------------------------------
+
+
+def test_submission_stores_theme_ids_and_tone_but_none_of_the_words(
+    app: Flask, client: FlaskClient, guardian: Staff, database: Database, settings
+) -> None:
+    submit_concern(client, NEPOTISM)
+    ref, rows = _newest(database)
+    assert ("nepotism_favouritism", "engine", "suggested") in rows
+    with database.session() as db:
+        concern = db.scalar(select(Concern).where(Concern.ref == ref))
+        tagged = core.themes.engine(db, settings).tag(NEPOTISM)
+        assert concern.tone == round(tagged.tone, 1)
+        assert concern.quote_sealed is None  # no consent
+        [score] = [t.score for t in concern.themes if t.theme_id == "nepotism_favouritism"]
+        assert score is not None and score >= 0.5
+    evidence = [e for hit in tagged.themes for e in hit.evidence]
+    assert "jobs go to her friends" in evidence
+
+    raw = _raw_copy(database, settings)
+    assert b"nepotism_favouritism" in raw  # positive control: the theme id is there
+    words = {w for e in evidence for w in e.split() if len(w) > 3}
+    words |= {"niece", "Priya", "Sharma", "07700", "Everyone knows"}
+    for phrase in [*evidence, *words]:
+        for variant in (phrase, phrase.lower(), phrase.capitalize()):
+            assert variant.encode() not in raw, variant
+
+
+def test_quote_extract_only_with_consent_redacted_and_sealed(
+    client: FlaskClient, guardian: Staff, database: Database, settings
+) -> None:
+    submit_concern(client, NEPOTISM, quote_consent="y")
+    ref, _rows = _newest(database)
+    submit_concern(client, NEPOTISM)
+    _other, _rows = _newest(database)
+    with database.session() as db:
+        consented = db.scalar(select(Concern).where(Concern.ref == ref))
+        declined = db.scalar(select(Concern).where(Concern.ref == _other))
+        assert declined.quote_sealed is None and not declined.quote_consent
+        blob = consented.quote_sealed
+    assert blob is not None
+    quote = open_sealed(core.themes.quote_key(settings), blob,
+                        context=concern_context(ref, "quote")).decode()
+    assert "[NAME]" in quote and "[PHONE]" in quote
+    for secret in ("Priya", "Sharma", "07700", "900123"):
+        assert secret not in quote
+    assert "jobs go to her friends" in quote
+    # Not readable without the key, nor as another concern's quote.
+    with pytest.raises(DecryptionError):
+        open_sealed(new_key(), blob, context=concern_context(ref, "quote"))
+    with pytest.raises(DecryptionError):
+        open_sealed(core.themes.quote_key(settings), blob,
+                    context=concern_context(_other, "quote"))
+    assert b"jobs go to her friends" not in _raw_copy(database, settings)
+
+
+def test_quote_extract_is_cut_at_a_word() -> None:
+    text = "Staffing is unsafe on nights and nobody listens. " * 40
+    extract = themes.quote_extract(text)
+    assert len(extract) <= themes.QUOTE_LIMIT + 1
+    assert extract.endswith("…")
+    assert extract[:-1].split()[-1] in text.split()
+    assert themes.quote_extract("Short.\n\nTwo lines.") == "Short. Two lines."
+
+
+def test_engine_failure_never_fails_a_submission(
+    client: FlaskClient, guardian: Staff, database: Database, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("failed on: jobs go to her friends")
+
+    monkeypatch.setattr(core.themes, "engine", broken)
+    with caplog.at_level(logging.WARNING, logger="speakup.themes"):
+        receipt, _html = submit_concern(client, NEPOTISM, quote_consent="y")
+    assert receipt
+    ref, rows = _newest(database)
+    assert rows == []
+    with database.session() as db:
+        concern = db.scalar(select(Concern).where(Concern.ref == ref))
+        assert concern.tone is None
+        assert concern.quote_sealed is not None  # redaction does not need the engine
+    assert "RuntimeError" in caplog.text
+    assert "friends" not in caplog.text and "niece" not in caplog.text
+
+
+# --- the case page ----------------------------------------------------------------------------
+
+
+def test_case_page_shows_themes_with_evidence_and_guardians_review_them(
+    app: Flask, client: FlaskClient, guardian: Staff, second_guardian: Staff, database: Database
+) -> None:
+    submit_concern(client, NEPOTISM, excluded_guardians=str(second_guardian.id))
+    ref, _rows = _newest(database)
+    staff = _staff(app, guardian)
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    themes_section = page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
+    assert "Nepotism and favouritism" in themes_section
+    assert "<q>jobs go to her friends</q>" in themes_section
+    assert "rather than on merit" in themes_section  # the plain-English description
+    assert "Suggested" in themes_section
+    assert 'href="/staff/retrain"' in themes_section
+
+    def status_of(theme: str) -> tuple[str, str] | None:
+        with database.session() as db:
+            row = db.scalar(select(ConcernTheme).join(Concern).where(
+                Concern.ref == ref, ConcernTheme.theme_id == theme))
+            return (row.source, row.status) if row else None
+
+    response = _review(staff, ref, "nepotism_favouritism", "confirmed")
+    assert (response.status_code, response.location) == (302, f"/staff/cases/{ref}")
+    assert "Theme confirmed: Nepotism and favouritism." in staff.get(response.location).data.decode()
+    assert status_of("nepotism_favouritism") == ("engine", "confirmed")
+
+    response = _review(staff, ref, "nepotism_favouritism", "removed")
+    assert response.status_code == 302
+    page = staff.get(response.location).data.decode()
+    assert "Theme removed: Nepotism and favouritism." in page
+    assert "Removed" in page and "Undo removal" in page
+    assert status_of("nepotism_favouritism") == ("engine", "removed")
+
+    assert _review(staff, ref, "nepotism_favouritism", "confirmed").status_code == 302  # undo
+    assert status_of("nepotism_favouritism") == ("engine", "confirmed")
+
+    assert _review(staff, ref, "patient_safety", "confirmed").status_code == 302  # added
+    assert status_of("patient_safety") == ("guardian", "confirmed")
+    assert "Added by a guardian" in staff.get(f"/staff/cases/{ref}").data.decode()
+
+    for theme, decision, message in (
+        ("", "confirmed", "Choose a theme to add."),
+        ("staffing_workload", "removed", "That theme is not on this case."),
+        ("no_such_theme", "confirmed", "Choose a theme from the list."),
+        ("patient_safety", "maybe", "Choose to confirm or remove the theme."),
+    ):
+        response = _review(staff, ref, theme, decision)
+        assert response.status_code == 400, theme
+        assert message in response.data.decode()
+    assert status_of("staffing_workload") is None
+
+    with database.session() as db:
+        details = db.scalars(select(AuditEvent.detail).where(
+            AuditEvent.action == "case.theme", AuditEvent.target == f"case:{ref}")
+            .order_by(AuditEvent.id)).all()
+    assert details == ["nepotism_favouritism:confirmed", "nepotism_favouritism:removed",
+                       "nepotism_favouritism:confirmed", "patient_safety:confirmed"]
+
+    # The guardian the reporter excluded can neither see nor change the themes.
+    excluded = _staff(app, second_guardian)
+    token = csrf_token(excluded.get("/staff/retrain").data.decode())
+    for theme, decision in (("nepotism_favouritism", "removed"), ("staffing_workload", "confirmed")):
+        response = excluded.post(f"/staff/cases/{ref}/themes", data={
+            "csrf_token": token, "theme": theme, "decision": decision})
+        assert response.status_code == 404
+    assert status_of("nepotism_favouritism") == ("engine", "confirmed")
+    assert status_of("staffing_workload") is None
+
+
+# --- retraining -------------------------------------------------------------------------------
+
+
+def _labelled_cases() -> list[tuple[str, frozenset[str]]]:
+    """Fifteen development comments, five of each of three themes, interleaved."""
+    dev = [e for e in read_labelled(LABELLED) if e.split == "dev"]
+    chosen = {theme: [e for e in dev if e.themes == {theme}][:5]
+              for theme in ("nepotism_favouritism", "patient_safety", "staffing_workload")}
+    return [(e.text, e.themes) for group in zip(*chosen.values(), strict=True) for e in group]
+
+
+RARE = "Zebedee"  # in one concern only: must not reach the model
+
+
+def _review_to_labels(app: Flask, client: FlaskClient, staff: FlaskClient, database: Database,
+                      cases: list[tuple[str, frozenset[str]]]) -> list[str]:
+    refs = []
+    for i, (text, labels) in enumerate(cases):
+        submit_concern(client, f"{text} {RARE} said so." if i == 0 else text)
+        ref, rows = _newest(database)
+        suggested = {theme for theme, _source, _status in rows}
+        for theme in sorted(labels):
+            assert _review(staff, ref, theme, "confirmed").status_code == 302
+        for theme in sorted(suggested - labels):
+            assert _review(staff, ref, theme, "removed").status_code == 302
+        refs.append(ref)
+    return refs
+
+
+def test_retraining_stores_a_sealed_model_that_the_next_submission_uses(
+    app: Flask, client: FlaskClient, guardian: Staff, database: Database, settings
+) -> None:
+    cases = _labelled_cases()
+    staff = _staff(app, guardian)
+    _review_to_labels(app, client, staff, database, cases)
+
+    page = staff.get("/staff/retrain").data.decode()
+    assert "Shipped with Speak Up" in page
+    assert re.search(r"You can open <strong>15</strong> cases", page)
+    response = staff.post("/staff/retrain", data={"csrf_token": csrf_token(page)})
+    assert (response.status_code, response.location) == (302, "/staff/retrain")
+    page = staff.get(response.location).data.decode()
+    assert "The theme engine has been retrained on 12 reviewed cases." in page
+    assert "Gina Guardian" in page
+    assert "Before and after retraining, on the 3 held-out cases" in page
+    assert "Overall score (macro F1)" in page
+
+    with database.session() as db:
+        [stored] = db.scalars(select(ThemeModel)).all()
+        assert stored.examples == 12
+        assert stored.trained_by == f"staff:{guardian.id}"
+        assert stored.macro_f1_before is not None and stored.macro_f1_after is not None
+        assert f"{stored.macro_f1_after:.2f}" in page
+        audit = db.scalar(select(AuditEvent).where(AuditEvent.action == "themes.retrain"))
+        assert audit is not None and audit.target == f"theme-model:{stored.id}"
+        model = core.themes.open_model(stored.model_sealed, settings)
+        # The next submission is tagged with exactly this model.
+        in_use = core.themes.engine(db, settings).model
+        assert in_use is not None and in_use.to_json() == model.to_json()
+    assert set(model.metadata["retrained_themes"]) == {  # type: ignore[arg-type]
+        "nepotism_favouritism", "patient_safety", "staffing_workload"}
+    assert model.metadata["heldout"] == 3
+    # Sealed: no word of any concern in the stored bytes, and a name from one concern is not
+    # even inside the opened model.
+    for text, _labels in cases:
+        for word in {w.strip(".,'") for w in text.split() if len(w) > 5}:
+            assert word.encode() not in stored.model_sealed
+    assert RARE.lower()[:5] not in json.dumps(model.to_json())
+
+    submit_concern(client, NEPOTISM)
+    _ref, rows = _newest(database)
+    assert ("nepotism_favouritism", "engine", "suggested") in rows
+
+
+def test_retraining_with_too_few_reviewed_cases_is_refused(
+    app: Flask, client: FlaskClient, guardian: Staff, database: Database
+) -> None:
+    submit_concern(client, NEPOTISM)
+    ref, _rows = _newest(database)
+    submit_concern(client, "Nights are unsafe: two nurses for thirty patients.")
+    staff = _staff(app, guardian)
+    _review(staff, ref, "nepotism_favouritism", "confirmed")
+
+    page = staff.get("/staff/retrain").data.decode()
+    assert "You can open <strong>1</strong> case with reviewed themes" in page
+    assert "Retraining needs at least 10 reviewed cases" in page
+    response = staff.post("/staff/retrain", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 400
+    assert ("Retraining needs at least 10 cases with reviewed themes that you can open; you "
+            "have 1.") in response.data.decode()
+    with database.session() as db:
+        assert db.scalars(select(ThemeModel)).all() == []
