@@ -230,6 +230,44 @@ def escrow_grant(ref: str, email: str) -> None:
     click.echo(f"{email} can now open case {ref}.")
 
 
+@click.command("retrain-themes")
+@click.option("--email", required=True, help="The guardian whose reviewed cases to learn from.")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the password, then the TOTP code, from standard input.")
+@with_appcontext
+def retrain_themes(email: str, from_stdin: bool) -> None:
+    """Retrain the theme engine on a guardian's reviewed cases (as the Themes page does).
+
+    The cases are encrypted, so the guardian signs in (password and TOTP code) to open them
+    in memory; prints the before/after evaluation on the held-out reviewed cases.
+    """
+    from analysis.themes.evaluation import format_comparison
+    from speakup import themes as concern_themes
+    from speakup.services import ConcernInvalidError
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        code = sys.stdin.readline().strip()
+    else:
+        password = click.prompt("Password", hide_input=True)
+        code = click.prompt("Code from the authenticator app")
+    with database().session() as db:
+        try:
+            user, private_key = accounts.authenticate(db, email=email, password=password,
+                                                      code=code, settings=settings())
+            identity = accounts.StaffIdentity(user=user, private_key=private_key,
+                                              session_token="cli")
+            result = concern_themes.retrain(db, identity=identity, settings=settings())
+        except accounts.AccountError as e:
+            _fail(str(e) or "The email, password or code is not right.")
+        except ConcernInvalidError as e:
+            _fail(str(e))
+        click.echo(format_comparison(result.before, result.after,
+                                     "Held-out reviewed cases: current engine vs retrained"))
+        click.echo(f"Stored model {result.stored.id}, trained on {result.stored.examples} cases; "
+                   "new concerns use it from now on.")
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -301,7 +339,7 @@ def register_commands(app: Flask) -> None:
     from surveys.cli import survey_group
 
     for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_export,
-                    audit_group, escrow_group, demo_group, survey_group):
+                    audit_group, escrow_group, demo_group, survey_group, retrain_themes):
         app.cli.add_command(command)
 
 

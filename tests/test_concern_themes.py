@@ -307,3 +307,13 @@ def test_retraining_with_too_few_reviewed_cases_is_refused(
             "have 1.") in response.data.decode()
     with database.session() as db:
         assert db.scalars(select(ThemeModel)).all() == []
+
+
+def test_cli_retrain_refuses_wrong_login_and_too_few_cases(app, guardian) -> None:
+    runner = app.test_cli_runner()
+    wrong = runner.invoke(args=["retrain-themes", "--email", guardian.email, "--stdin"],
+                          input="not the password\n000000\n")
+    assert wrong.exit_code != 0 and "not right" in wrong.output
+    few = runner.invoke(args=["retrain-themes", "--email", guardian.email, "--stdin"],
+                        input=f"{guardian.password}\n{guardian.code()}\n")
+    assert few.exit_code != 0 and "at least" in few.output
