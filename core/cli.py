@@ -256,7 +256,7 @@ def retrain_themes(email: str, from_stdin: bool) -> None:
             user, private_key = accounts.authenticate(db, email=email, password=password,
                                                       code=code, settings=settings())
             identity = accounts.StaffIdentity(user=user, private_key=private_key,
-                                              session_token="cli")
+                                              session_token="cli")  # noqa: S106 - no session: a label
             result = concern_themes.retrain(db, identity=identity, settings=settings())
         except accounts.AccountError as e:
             _fail(str(e) or "The email, password or code is not right.")
