@@ -14,7 +14,7 @@ Commands (the ``tag`` output format is a contract used by automated checks; keep
     Per-theme precision, recall and F1, micro and macro F1 and a confusion summary, for each
     split of a labelled CSV (``id,text,themes[,split]``).
 ``train LABELLED... --output MODEL.json``
-    Retrain the supervised layer on every row outside the ``heldout`` split and print the
+    Retrain the supervised layer on every row outside the ``heldout*`` splits and print the
     held-out figures before (current model) and after (new model).
 ``emerging INPUT``, ``redact INPUT``, ``list``
     Recurring phrases the taxonomy misses; redacted texts as CSV; the themes and descriptions.
@@ -184,12 +184,13 @@ def evaluate_command(labelled: str, only_split: str | None, taxonomy: str | None
               help="Drop features seen in fewer training comments.")
 def train_command(labelled: tuple[str, ...], output: str, taxonomy: str | None, model: str | None,
                   l2: float, min_count: int) -> None:
-    """Retrain the supervised layer on LABELLED files (rows outside the heldout split) and print
+    """Retrain the supervised layer on LABELLED files (rows outside any heldout* split) and print
     held-out figures before and after."""
     before = _engine(taxonomy, model, False, with_tone=False)
     examples = _labelled(labelled, before)
-    training = [e for e in examples if e.split != HELDOUT]
-    heldout = [e for e in examples if e.split == HELDOUT]
+    # Every held-out split ("heldout", "heldout2", ...) stays out of training.
+    training = [e for e in examples if not e.split.startswith(HELDOUT)]
+    heldout = [e for e in examples if e.split.startswith(HELDOUT)]
     try:
         options = TrainingOptions(l2=l2, min_count=min_count)
         new_model = train(training, matcher=before.matcher, options=options)

@@ -29,9 +29,17 @@ REQUIRED_THEMES = {
     "bullying_harassment", "fear_of_speaking_up", "lack_of_development", "patient_safety",
     "staffing_workload",
 }
-# Measured once on the held-out split with the shipped taxonomy and model: macro F1 0.796
-# (tests/data/README.md). The engine is deterministic; the floor leaves room for small edits.
-HELDOUT_MACRO_F1_FLOOR = 0.78
+# Splits of the labelled file (tests/data/README.md): the taxonomy and the model are built from
+# `dev` and `dev2`; `heldout2` was written before the second round of tuning and is measured only.
+DEV2 = "dev2"
+HELDOUT2 = "heldout2"
+# Measured once on heldout2 with the shipped taxonomy and model (2026-11-26): macro F1 0.772, below
+# the 0.80 aimed for (tests/data/README.md). The engine is deterministic; the floor leaves a little
+# room for small edits. heldout2 must not be used to tune: a change that lowers it is a regression.
+HELDOUT2_MACRO_F1_FLOOR = 0.75
+# dev2 is training data now (the old held-out split; in-sample macro F1 0.989): a check that edits
+# made for new phrasings do not lose what the engine already gets right.
+DEV2_MACRO_F1_FLOOR = 0.97
 
 
 @pytest.fixture(scope="module")
@@ -304,10 +312,16 @@ def test_labelled_set_meets_its_brief(examples: list[LabelledExample]) -> None:
     assert len(examples) >= 300
     counts = Counter(theme for e in examples for theme in e.themes)
     assert all(counts[t] >= 25 for t in REQUIRED_THEMES), counts
-    assert {e.split for e in examples} == {DEV, HELDOUT}
+    assert {e.split for e in examples} == {DEV, DEV2, HELDOUT2}
     assert sum(1 for e in examples if not e.themes) >= 25
     assert sum(1 for e in examples if len(e.themes) >= 2) >= 40
     assert len({e.id for e in examples}) == len(examples)
+    heldout2 = [e for e in examples if e.split == HELDOUT2]
+    assert len(heldout2) >= 150
+    counts2 = Counter(theme for e in heldout2 for theme in e.themes)
+    assert all(counts2[t] >= 15 for t in REQUIRED_THEMES), counts2
+    assert sum(1 for e in heldout2 if not e.themes) >= 20
+    assert sum(1 for e in heldout2 if len(e.themes) >= 2) >= 30
 
 
 def test_labelled_files_are_validated(tmp_path: Path) -> None:
@@ -321,7 +335,22 @@ def test_labelled_files_are_validated(tmp_path: Path) -> None:
     assert split_of("abc") == split_of("abc") and {split_of(str(i)) for i in range(50)} == {DEV, HELDOUT}
 
 
-def test_heldout_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
-    heldout = [e for e in examples if e.split == HELDOUT]
+def test_heldout2_macro_f1_stays_above_the_floor(engine: ThemeEngine,
+                                                 examples: list[LabelledExample]) -> None:
+    heldout = [e for e in examples if e.split == HELDOUT2]
     evaluation = evaluate_engine(engine, heldout)
-    assert evaluation.macro_f1 >= HELDOUT_MACRO_F1_FLOOR, format_report(evaluation, "held-out")
+    assert evaluation.macro_f1 >= HELDOUT2_MACRO_F1_FLOOR, format_report(evaluation, "heldout2")
+
+
+def test_dev2_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
+    dev2 = [e for e in examples if e.split == DEV2]
+    evaluation = evaluate_engine(engine, dev2)
+    assert evaluation.macro_f1 >= DEV2_MACRO_F1_FLOOR, format_report(evaluation, "dev2")
+
+
+def test_the_shipped_model_never_saw_heldout2(examples: list[LabelledExample]) -> None:
+    model = ThemeModel.load(ROOT / "config" / "themes" / "model.json")
+    training = [e for e in examples if e.split in (DEV, DEV2)]
+    assert model.metadata["examples"] == len(training)
+    positives = Counter(theme for e in training for theme in e.themes)
+    assert model.metadata["positives"] == {t: positives[t] for t in model.themes}
