@@ -74,6 +74,26 @@ def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
     ]
 
 
+# Made-up answers to "What one thing would make progression fairer here?" for the demo.
+DEMO_COMMENTS = (
+    "Advertise every post, even acting up roles. Too many jobs go to the manager's friends.",
+    "Interview panels should be mixed. I have been overlooked for band 6 three times now.",
+    "Proper feedback after interviews. Nobody ever tells you why you didn't get it.",
+    "Stop appointing people without an interview. The same faces always get promoted.",
+    "Give everyone the same access to training and secondments, not just the favourites.",
+    "I trained her and now she is my boss. Shortlisting should be anonymous.",
+    "They told me I didn't have UK experience after eight years on this ward.",
+    "Managers need to talk to us about our careers. Mine never has.",
+    "There is no point raising it, nothing changes and you get labelled a troublemaker.",
+    "More staff on nights so we can actually get time for study days.",
+    "Fair and open recruitment, with the criteria published before the job is filled.",
+    "Leadership courses should be offered to all of us, not only to people already picked.",
+    "",
+    "",
+    "",
+)
+
+
 def _synthetic_answers(rng: random.Random, wave: str, count: int) -> list[dict[str, str]]:
     """Made-up answers in which Global majority staff report less fairness (as the review
     found), so the demo results and WRES panel have something to show."""
@@ -97,6 +117,7 @@ def _synthetic_answers(rng: random.Random, wave: str, count: int) -> list[dict[s
             "harassment_public": rng.choice(["never", "never", "1-2", "3-5"]),
             "discrimination_colleagues": "yes" if rng.random() < (0.2 if majority else 0.07)
             else "no",
+            "fairer_progression": rng.choice(DEMO_COMMENTS),
         })
     return rows
 
