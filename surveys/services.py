@@ -325,6 +325,11 @@ def submit_response(db: Session, *, wave_: SurveyWave, code: str | None,
         raise SurveyClosedError("This survey has closed. Thank you for your time.")
     definition = definition_of(wave_.survey, settings)
     clean = validate_answers(definition, answers)
+    if not any(q.id in clean for q in definition.questions):
+        # Only "about you" answers (or none) would be an empty response that still counts.
+        raise AnswerError("Answer at least one question before sending. Every question is "
+                          "optional, but an empty response tells us nothing.",
+                          definition.questions[0].id)
     if code is None:
         if wave_.open_link is None:
             raise CodeError("This survey needs an invitation code.")

@@ -193,3 +193,14 @@ def test_cli_template_and_import(app, tmp_path: Path) -> None:
     codes = runner.invoke(args=["survey", "codes", "equality-pulse", "--wave", "W", "--count",
                                 "5"])
     assert codes.exit_code == 0 and len(codes.output.strip().splitlines()) == 6
+
+
+def test_a_response_with_no_answered_question_is_refused(db, settings, open_wave) -> None:
+    [code] = services.generate_codes(db, wave_=open_wave, count=1, actor="t")
+    db.commit()
+    with pytest.raises(services.AnswerError, match="at least one question"):
+        services.submit_response(db, wave_=open_wave, code=code, answers={"band": "5"},
+                                 settings=settings)
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    services.check_code(db, wave_=open_wave, code=code)  # the code was not spent
