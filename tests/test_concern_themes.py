@@ -64,6 +64,9 @@ def _review(client: FlaskClient, ref: str, theme: str, decision: str = "confirme
 def test_submission_stores_theme_ids_and_tone_but_none_of_the_words(
     app: Flask, client: FlaskClient, guardian: Staff, database: Database, settings
 ) -> None:
+    # Words already in the file before the concern (schema names such as the `band` column) are
+    # not the concern's words.
+    before = _raw_copy(database, settings)
     submit_concern(client, NEPOTISM)
     ref, rows = _newest(database)
     assert ("nepotism_favouritism", "engine", "suggested") in rows
@@ -83,7 +86,7 @@ def test_submission_stores_theme_ids_and_tone_but_none_of_the_words(
     words |= {"niece", "Priya", "Sharma", "07700", "Everyone knows"}
     for phrase in [*evidence, *words]:
         for variant in (phrase, phrase.lower(), phrase.capitalize()):
-            assert variant.encode() not in raw, variant
+            assert variant.encode() not in raw or variant.encode() in before, variant
 
 
 def test_quote_extract_only_with_consent_redacted_and_sealed(

@@ -1,8 +1,8 @@
 """The theme engine: rules and the supervised layer combined, with evidence and tone.
 
 For every theme the engine has two scores in [0, 1]: the rule score (noisy-or of the pattern
-matches, see `RuleMatcher.match`) and the supervised model's probability (the model sees the
-rule scores as features, so it learns what the rules miss rather than repeating them). The
+matches, see `RuleMatcher.match`) and the supervised model's probability (trained on n-grams
+alone by default; ``TrainingOptions.rule_features`` would also give it the rule scores). The
 theme's score is their noisy-or, ``1 - (1 - rules) * (1 - model)``, and the theme is assigned
 when it reaches the taxonomy's ``threshold``: the model can add a theme the rules missed but
 cannot remove one the rules found (edit the taxonomy for that). Evidence lists the text of the

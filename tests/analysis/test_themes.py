@@ -30,16 +30,19 @@ REQUIRED_THEMES = {
     "staffing_workload",
 }
 # Splits of the labelled file (tests/data/README.md): the taxonomy and the model are built from
-# `dev` and `dev2`; `heldout2` was written before the second round of tuning and is measured only.
+# `dev`, `dev2` and `dev3` (dev3 was `heldout2` until round 3); `heldout3` was written before the
+# third round of tuning and is measured only.
 DEV2 = "dev2"
-HELDOUT2 = "heldout2"
-# Measured once on heldout2 with the shipped taxonomy and model (2026-11-26): macro F1 0.772, below
+DEV3 = "dev3"
+HELDOUT3 = "heldout3"
+# Measured once on heldout3 with the shipped taxonomy and model (2026-11-26): macro F1 0.767, below
 # the 0.80 aimed for (tests/data/README.md). The engine is deterministic; the floor leaves a little
-# room for small edits. heldout2 must not be used to tune: a change that lowers it is a regression.
-HELDOUT2_MACRO_F1_FLOOR = 0.75
-# dev2 is training data now (the old held-out split; in-sample macro F1 0.989): a check that edits
+# room for small edits. heldout3 must not be used to tune: a change that lowers it is a regression.
+HELDOUT3_MACRO_F1_FLOOR = 0.75
+# dev2 and dev3 are training data now (in-sample macro F1 0.984 and 0.974): a check that edits
 # made for new phrasings do not lose what the engine already gets right.
 DEV2_MACRO_F1_FLOOR = 0.97
+DEV3_MACRO_F1_FLOOR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -312,16 +315,16 @@ def test_labelled_set_meets_its_brief(examples: list[LabelledExample]) -> None:
     assert len(examples) >= 300
     counts = Counter(theme for e in examples for theme in e.themes)
     assert all(counts[t] >= 25 for t in REQUIRED_THEMES), counts
-    assert {e.split for e in examples} == {DEV, DEV2, HELDOUT2}
+    assert {e.split for e in examples} == {DEV, DEV2, DEV3, HELDOUT3}
     assert sum(1 for e in examples if not e.themes) >= 25
     assert sum(1 for e in examples if len(e.themes) >= 2) >= 40
     assert len({e.id for e in examples}) == len(examples)
-    heldout2 = [e for e in examples if e.split == HELDOUT2]
-    assert len(heldout2) >= 150
-    counts2 = Counter(theme for e in heldout2 for theme in e.themes)
-    assert all(counts2[t] >= 15 for t in REQUIRED_THEMES), counts2
-    assert sum(1 for e in heldout2 if not e.themes) >= 20
-    assert sum(1 for e in heldout2 if len(e.themes) >= 2) >= 30
+    heldout3 = [e for e in examples if e.split == HELDOUT3]
+    assert len(heldout3) >= 150
+    counts3 = Counter(theme for e in heldout3 for theme in e.themes)
+    assert all(counts3[t] >= 12 for t in REQUIRED_THEMES), counts3
+    assert sum(1 for e in heldout3 if not e.themes) >= 30
+    assert sum(1 for e in heldout3 if len(e.themes) >= 2) >= 30
 
 
 def test_labelled_files_are_validated(tmp_path: Path) -> None:
@@ -335,11 +338,11 @@ def test_labelled_files_are_validated(tmp_path: Path) -> None:
     assert split_of("abc") == split_of("abc") and {split_of(str(i)) for i in range(50)} == {DEV, HELDOUT}
 
 
-def test_heldout2_macro_f1_stays_above_the_floor(engine: ThemeEngine,
+def test_heldout3_macro_f1_stays_above_the_floor(engine: ThemeEngine,
                                                  examples: list[LabelledExample]) -> None:
-    heldout = [e for e in examples if e.split == HELDOUT2]
+    heldout = [e for e in examples if e.split == HELDOUT3]
     evaluation = evaluate_engine(engine, heldout)
-    assert evaluation.macro_f1 >= HELDOUT2_MACRO_F1_FLOOR, format_report(evaluation, "heldout2")
+    assert evaluation.macro_f1 >= HELDOUT3_MACRO_F1_FLOOR, format_report(evaluation, "heldout3")
 
 
 def test_dev2_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
@@ -348,9 +351,15 @@ def test_dev2_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list
     assert evaluation.macro_f1 >= DEV2_MACRO_F1_FLOOR, format_report(evaluation, "dev2")
 
 
-def test_the_shipped_model_never_saw_heldout2(examples: list[LabelledExample]) -> None:
+def test_dev3_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
+    dev3 = [e for e in examples if e.split == DEV3]
+    evaluation = evaluate_engine(engine, dev3)
+    assert evaluation.macro_f1 >= DEV3_MACRO_F1_FLOOR, format_report(evaluation, "dev3")
+
+
+def test_the_shipped_model_never_saw_heldout3(examples: list[LabelledExample]) -> None:
     model = ThemeModel.load(ROOT / "config" / "themes" / "model.json")
-    training = [e for e in examples if e.split in (DEV, DEV2)]
+    training = [e for e in examples if e.split in (DEV, DEV2, DEV3)]
     assert model.metadata["examples"] == len(training)
     positives = Counter(theme for e in training for theme in e.themes)
     assert model.metadata["positives"] == {t: positives[t] for t in model.themes}
