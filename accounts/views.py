@@ -33,10 +33,6 @@ def require_role(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if "identity" not in g:
-                # A failed CSRF check stops the before-request hooks before the session is
-                # loaded; the view then runs again to show the form: load it here.
-                load_staff_session()
             identity = g.get("identity")
             if identity is None:
                 # request.path lacks the /staff mount point: next must be the full path.

@@ -8,6 +8,7 @@ nothing about a reporter's browser session is readable by, or shared with, the s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def configure_logging() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
-def _base_app(name: str, settings: Settings, database: Database, secret: bytes) -> Flask:
+def _base_app(name: str, settings: Settings, database: Database, secret: bytes,
+              load_session: Callable[[], None] | None = None) -> Flask:
     app = Flask(name, static_folder=str(HERE / "static"), template_folder=str(HERE / "templates"))
     app.config.update(
         SECRET_KEY=derive_subkey(secret, f"{name}/flask"),
@@ -48,8 +50,11 @@ def _base_app(name: str, settings: Settings, database: Database, secret: bytes) 
     )
     app.session_interface = SealedCookieSessionInterface(derive_subkey(secret, f"{name}/session"))
     app.jinja_env.globals["organisation"] = settings.organisation
-    CSRFProtect(app)
     web.install(app, settings, database)
+    if load_session is not None:
+        # Before the CSRF check: a form re-shown after an expired token still knows its user.
+        app.before_request(load_session)
+    CSRFProtect(app)
     return app
 
 
@@ -84,20 +89,21 @@ def create_source_app(settings: Settings, database: Database) -> Flask:
 
 def create_staff_app(settings: Settings, database: Database) -> Flask:
     """The staff side: guardians' inbox and case work, exports, audit."""
-    app = _base_app("staff", settings, database, settings.staff_secret)
+    from accounts.views import load_staff_session
+
+    app = _base_app("staff", settings, database, settings.staff_secret,
+                    load_session=load_staff_session)
     app.config.update(
         SESSION_COOKIE_NAME="su_s",
         SESSION_COOKIE_PATH=STAFF_PREFIX,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.staff_max_hours),
     )
     from accounts.views import bp as accounts_bp
-    from accounts.views import load_staff_session
     from core.cli import register_commands
     from speakup.guardian_views import bp as guardian_bp
     from surveys.edi_views import bp as edi_bp
     from surveys.summary_views import bp as themes_bp
 
-    app.before_request(load_staff_session)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(guardian_bp)
     app.register_blueprint(edi_bp)
