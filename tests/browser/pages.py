@@ -25,6 +25,7 @@ from playwright.sync_api import (
 )
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = ("serious", "critical")
 SESSION_COOKIE = "su_r"
 FAILED_LOAD = re.compile(r"^Failed to load resource: the server responded with a status of (\d+)")
@@ -328,10 +329,7 @@ class StaffLogin(_Page):
         return cls(tab)
 
     def sign_in(self, email: str, password: str, code: str) -> Inbox:
-        self.page.get_by_label("Email address").fill(email)
-        self.page.get_by_label("Password").fill(password)
-        self.page.get_by_label("Code from your authenticator app").fill(code)
-        self.tab.submit(self.page.get_by_role("button", name="Sign in"))
+        submit_sign_in(self.tab, email, password, code)
         return Inbox(self.tab)
 
 
@@ -385,3 +383,35 @@ class GuardianCase(_Page):
 
     def confirmation(self) -> str:
         return self.tab.success_banner().inner_text()
+
+
+def sign_in(tab: Tab, email: str, password: str, code: str) -> None:
+    """Open the staff login page and sign in (whatever page the role then lands on)."""
+    tab.goto("/staff/login")
+    submit_sign_in(tab, email, password, code)
+
+
+def submit_sign_in(tab: Tab, email: str, password: str, code: str) -> None:
+    """Fill in and send the staff login form already on the page."""
+    tab.page.get_by_label("Email address").fill(email)
+    tab.page.get_by_label("Password").fill(password)
+    tab.page.get_by_label("Code from your authenticator app").fill(code)
+    tab.submit(tab.page.get_by_role("button", name="Sign in"))
+
+
+class ChartPage:
+    """What the EDI pages with server-drawn SVG charts share."""
+
+    def __init__(self, tab: Tab) -> None:
+        self.tab = tab
+        self.page = tab.page
+
+    def audit_at(self, name: str, viewport: ViewportSize) -> None:
+        self.page.set_viewport_size(viewport)
+        self.tab.arrived(f"{name} {viewport['width']}px")
+
+    def charts(self) -> int:
+        return self.page.locator("svg.speakup-chart[role=img]").count()
+
+    def styled_svg_nodes(self) -> int:
+        return self.page.locator("svg.speakup-chart [style], svg.speakup-chart[style]").count()

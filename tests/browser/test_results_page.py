@@ -11,19 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize, expect
+from playwright.sync_api import Browser, expect
 
 from config.settings import Settings
 from core import create_app
 from core.db import Database
 from surveys import definition as definitions
-from tests.browser.pages import PHONE, Audit, Tab
+from tests.browser.pages import DESKTOP, PHONE, Audit, ChartPage, Tab, sign_in
 from tests.conftest import make_staff
 from tests.surveys.conftest import population_csv
 
 pytestmark = pytest.mark.browser
 
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 VIEWS = {
     "results everyone": "",
     "results by band": "?by=band&wave=W1",
@@ -33,12 +32,11 @@ VIEWS = {
 }
 
 
-class ResultsPage:
+class ResultsPage(ChartPage):
     """The results page of one survey, as the EDI lead sees it."""
 
     def __init__(self, tab: Tab, survey_id: int) -> None:
-        self.tab = tab
-        self.page = tab.page
+        super().__init__(tab)
         self.path = f"/staff/surveys/{survey_id}/results"
 
     def open(self, query: str) -> ResultsPage:
@@ -53,24 +51,6 @@ class ResultsPage:
         self.tab.submit(self.page.get_by_role("button", name="Show results"), status=400)
         expect(self.tab.h1()).to_have_text("Survey results")
         return self
-
-    def audit_at(self, name: str, viewport: ViewportSize) -> None:
-        self.page.set_viewport_size(viewport)
-        self.tab.arrived(f"{name} {viewport['width']}px")
-
-    def charts(self) -> int:
-        return self.page.locator("svg.speakup-chart[role=img]").count()
-
-    def styled_svg_nodes(self) -> int:
-        return self.page.locator("svg.speakup-chart [style], svg.speakup-chart[style]").count()
-
-
-def _sign_in(tab: Tab, email: str, password: str, code: str) -> None:
-    tab.goto("/staff/login")
-    tab.page.get_by_label("Email address").fill(email)
-    tab.page.get_by_label("Password").fill(password)
-    tab.page.get_by_label("Code from your authenticator app").fill(code)
-    tab.submit(tab.page.get_by_role("button", name="Sign in"))
 
 
 def test_results_pages_are_accessible_on_phone_and_desktop(
@@ -87,7 +67,7 @@ def test_results_pages_are_accessible_on_phone_and_desktop(
     tab = Tab(chromium, live_url, audit, who="edi lead", anonymous=False)
     try:
         # When they sign in and open each view of the results
-        _sign_in(tab, eddie.email, eddie.password, eddie.code())
+        sign_in(tab, eddie.email, eddie.password, eddie.code())
         results = ResultsPage(tab, survey_id=1)
         for name, query in VIEWS.items():
             results.open(query)

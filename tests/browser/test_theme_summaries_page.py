@@ -11,29 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize, expect
+from playwright.sync_api import Browser, expect
 
 from config.settings import Settings
 from core import create_app
 from core.db import Database
 from surveys import definition as definitions
-from tests.browser.pages import PHONE, Audit, Tab
-from tests.browser.test_results_page import _sign_in
+from tests.browser.pages import DESKTOP, PHONE, Audit, ChartPage, Tab, sign_in
 from tests.conftest import Staff, make_staff
 from tests.surveys.test_theme_summaries import Q2, _survey_csv
 from tests.surveys.test_theme_summaries import concerns as concerns  # the fixture, by name
 
 pytestmark = pytest.mark.browser
 
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
 
-class ThemesPage:
+class ThemesPage(ChartPage):
     """The themed summaries page, as the EDI lead sees it."""
-
-    def __init__(self, tab: Tab) -> None:
-        self.tab = tab
-        self.page = tab.page
 
     def open(self, query: str) -> ThemesPage:
         self.tab.goto("/staff/themes/" + query)
@@ -47,16 +41,6 @@ class ThemesPage:
         self.tab.submit(self.page.get_by_role("button", name="Show summary"), status=status)
         expect(self.tab.h1()).to_have_text("Themed summaries")
         return self
-
-    def audit_at(self, name: str, viewport: ViewportSize) -> None:
-        self.page.set_viewport_size(viewport)
-        self.tab.arrived(f"{name} {viewport['width']}px")
-
-    def charts(self) -> int:
-        return self.page.locator("svg.speakup-chart[role=img]").count()
-
-    def styled_svg_nodes(self) -> int:
-        return self.page.locator("svg.speakup-chart [style], svg.speakup-chart[style]").count()
 
     def printed(self, shots_dir: Path, name: str) -> None:
         """As printed: no form, no print button, no contents list; every section kept."""
@@ -89,7 +73,7 @@ def test_theme_summaries_are_accessible_and_printable(
     tab = Tab(chromium, live_url, audit, who="edi lead", anonymous=False)
     try:
         # When they sign in and open each view of the summary
-        _sign_in(tab, eddie.email, eddie.password, eddie.code())
+        sign_in(tab, eddie.email, eddie.password, eddie.code())
         themes = ThemesPage(tab)
         views = {
             "themes concerns by site": f"?quarter={Q2}&by=site",

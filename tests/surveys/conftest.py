@@ -1,12 +1,39 @@
-"""Shared survey test data."""
+"""Shared survey test data and fixtures."""
 
 from __future__ import annotations
 
 import csv
 import io
 import random
+from pathlib import Path
 
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from config.settings import Settings
+from core.db import Database
 from surveys import definition as definitions
+from surveys import services
+from tests.conftest import login, make_staff
+
+
+def import_equality_pulse(app: Flask, database: Database, tmp_path: Path, csv_text: str) -> int:
+    """Import ``csv_text`` into the equality pulse through the CLI; return the survey's id."""
+    (tmp_path / "d.toml").write_text(definitions.template_text("equality-pulse"))
+    (tmp_path / "r.csv").write_text(csv_text)
+    imported = app.test_cli_runner().invoke(
+        args=["survey", "import", str(tmp_path / "d.toml"), str(tmp_path / "r.csv")])
+    assert imported.exit_code == 0, imported.output
+    with database.session() as db:
+        return services.find_survey(db, "equality-pulse").id
+
+
+@pytest.fixture
+def edi(client: FlaskClient, database: Database, settings: Settings) -> FlaskClient:
+    """The test client, signed in as an EDI lead."""
+    login(client, make_staff(database, settings, "Eddie Edi", role="edi"))
+    return client
 
 
 def population_csv(seed: int = 3, rows: int = 300) -> str:

@@ -20,12 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from analysis.disclosure import DisclosureError
-from config.settings import Settings
 from core.db import Database
 from surveys import definition as definitions
 from surveys import results, services
 from tests.conftest import login, make_staff
-from tests.surveys.conftest import population_csv
+from tests.surveys.conftest import import_equality_pulse, population_csv
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -33,19 +32,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture
 def survey_id(app: Flask, database: Database, tmp_path: Path) -> int:
     """The equality pulse with 303 imported responses in waves W1 and W2 (both closed)."""
-    (tmp_path / "d.toml").write_text(definitions.template_text("equality-pulse"))
-    (tmp_path / "r.csv").write_text(population_csv())
-    imported = app.test_cli_runner().invoke(
-        args=["survey", "import", str(tmp_path / "d.toml"), str(tmp_path / "r.csv")])
-    assert imported.exit_code == 0, imported.output
-    with database.session() as db:
-        return services.find_survey(db, "equality-pulse").id
-
-
-@pytest.fixture
-def edi(client: FlaskClient, database: Database, settings: Settings) -> FlaskClient:
-    login(client, make_staff(database, settings, "Eddie Edi", role="edi"))
-    return client
+    return import_equality_pulse(app, database, tmp_path, population_csv())
 
 
 def _cli(app: Flask, *args: str) -> dict:

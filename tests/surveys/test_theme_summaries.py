@@ -30,10 +30,10 @@ from core.encryption import concern_context, open_sealed, seal
 from core.themes import quote_key
 from speakup import services as concern_services
 from speakup.models import Concern, ConcernTheme
-from surveys import definition as definitions
 from surveys import services, themes
 from surveys.models import SurveyComment
 from tests.conftest import Staff, login, make_staff
+from tests.surveys.conftest import import_equality_pulse
 from tests.surveys.test_results_pages import SVG, _svgs, _tables
 from tests.test_at_rest import _raw_copy
 
@@ -128,19 +128,7 @@ def _survey_csv() -> str:
 
 @pytest.fixture
 def survey_id(app: Flask, database: Database, tmp_path: Path) -> int:
-    (tmp_path / "d.toml").write_text(definitions.template_text("equality-pulse"))
-    (tmp_path / "r.csv").write_text(_survey_csv())
-    imported = app.test_cli_runner().invoke(
-        args=["survey", "import", str(tmp_path / "d.toml"), str(tmp_path / "r.csv")])
-    assert imported.exit_code == 0, imported.output
-    with database.session() as db:
-        return services.find_survey(db, "equality-pulse").id
-
-
-@pytest.fixture
-def edi(client: FlaskClient, database: Database, settings: Settings) -> FlaskClient:
-    login(client, make_staff(database, settings, "Eddie Edi", role="edi"))
-    return client
+    return import_equality_pulse(app, database, tmp_path, _survey_csv())
 
 
 def _get(client: FlaskClient, query: str = "", status: int = 200) -> str:
