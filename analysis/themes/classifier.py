@@ -278,8 +278,15 @@ class ThemeModel:
 
 
 def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
-          options: TrainingOptions | None = None, themes: Sequence[str] | None = None) -> ThemeModel:
+          options: TrainingOptions | None = None, themes: Sequence[str] | None = None,
+          prior: ThemeModel | None = None) -> ThemeModel:
     """A model trained on ``examples`` for ``themes`` (default: the taxonomy's themes).
+
+    With a ``prior`` model, training starts from its weights and the L2 penalty pulls towards
+    them instead of towards zero (a Gaussian prior centred on the prior model): a few dozen of a
+    trust's reviewed cases then adjust the shipped model to the trust's words instead of
+    replacing a model learnt from a thousand comments. The prior's features are all kept; new
+    ones still need ``min_count`` training comments.
 
     Every theme needs at least one positive and one negative example, else ModelError. Training
     is deterministic: the same examples and options give the same model.
@@ -304,7 +311,8 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
         raise ModelError(f"need positive and negative examples of: {', '.join(lacking)}")
 
     counts = Counter(name for document in documents for name, _value in document)
-    names = sorted(name for name, c in counts.items() if c >= options.min_count)
+    names = sorted({name for name, c in counts.items() if c >= options.min_count}
+                   | (set(prior.vocabulary) if prior is not None else set()))
     index = {name: i for i, name in enumerate(names)}
     row_ids: list[int] = []
     col_ids: list[int] = []
@@ -324,8 +332,17 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
                         for name in names]).reshape(n_features, 1)
 
     sample_weight = np.where(y > 0, ((n - positives) / positives) ** options.positive_weight, 1.0)
-    weights = np.zeros((n_features, n_themes))
+    centre = np.zeros((n_features, n_themes))
     bias = np.log(positives / (n - positives))
+    if prior is not None:
+        prior_rows = [index[name] for name in prior.vocabulary]
+        prior_ids = list(prior.vocabulary.values())
+        for t, theme in enumerate(theme_list):
+            if theme in prior.themes:
+                column = prior.themes.index(theme)
+                centre[prior_rows, t] = prior.weights[prior_ids, column]
+                bias[t] = prior.bias[column]
+    weights = centre.copy()
     moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros(n_themes), np.zeros(n_themes)]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, options.steps + 1):
@@ -337,7 +354,7 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
         grad_w = np.empty_like(weights)
         for t in range(n_themes):
             grad_w[:, t] = np.bincount(cols, weights=error[rows, t] * values, minlength=n_features)
-        grad_w += penalty * weights
+        grad_w += penalty * (weights - centre)
         grad_b = error.sum(axis=0)
         for k, (param, grad) in enumerate(((weights, grad_w), (bias, grad_b))):
             m, v = moments[2 * k], moments[2 * k + 1]
@@ -355,6 +372,9 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
                     "learning_rate": options.learning_rate, "rule_features": options.rule_features,
                     "positive_weight": options.positive_weight},
     }
+    if prior is not None:
+        metadata["prior"] = {"trained_at": prior.metadata.get("trained_at"),
+                             "examples": prior.metadata.get("examples")}
     if not math.isfinite(float(np.abs(weights).sum())):
         raise ModelError("training diverged; lower the learning rate")
     return ThemeModel(theme_list, names, weights, bias, metadata)

@@ -30,19 +30,19 @@ REQUIRED_THEMES = {
     "staffing_workload",
 }
 # Splits of the labelled file (tests/data/README.md): the taxonomy and the model are built from
-# `dev`, `dev2` and `dev3` (dev3 was `heldout2` until round 3); `heldout3` was written before the
-# third round of tuning and is measured only.
+# `dev` to `dev4` (dev3 was `heldout2` until round 3, dev4 was `heldout3` until round 4);
+# `heldout4` was written before the fourth round of tuning, by someone other than the tuner, and
+# is measured only.
 DEV2 = "dev2"
 DEV3 = "dev3"
-HELDOUT3 = "heldout3"
-# Measured once on heldout3 with the shipped taxonomy and model (2026-11-26): macro F1 0.767, below
-# the 0.80 aimed for (tests/data/README.md). The engine is deterministic; the floor leaves a little
-# room for small edits. heldout3 must not be used to tune: a change that lowers it is a regression.
-HELDOUT3_MACRO_F1_FLOOR = 0.75
-# dev2 and dev3 are training data now (in-sample macro F1 0.984 and 0.974): a check that edits
-# made for new phrasings do not lose what the engine already gets right.
+DEV4 = "dev4"
+HELDOUT4 = "heldout4"
+DEVELOPMENT = (DEV, DEV2, DEV3, DEV4)
+# The development splits are training data (in-sample figures in tests/data/README.md): a check
+# that edits made for new phrasings do not lose what the engine already gets right.
 DEV2_MACRO_F1_FLOOR = 0.97
 DEV3_MACRO_F1_FLOOR = 0.95
+DEV4_MACRO_F1_FLOOR = 0.83
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +289,32 @@ def test_train_save_load_round_trip(rules: ThemeEngine, examples: list[LabelledE
     assert "bullying_harassment" in theme_ids(learned, query)
 
 
+def test_training_from_a_prior_adapts_it_without_forgetting(rules: ThemeEngine,
+                                                            examples: list[LabelledExample]) -> None:
+    base = train([e for e in examples if e.split == DEV], matcher=rules.matcher,
+                 options=TrainingOptions(steps=150))
+    phrase = "the wombat rota"
+    local = [LabelledExample(f"w{i}", f"Again {phrase} was used against me, week {i}.",
+                             frozenset({"bullying_harassment"})) for i in range(6)]
+    local += [LabelledExample(f"n{i}", f"The canteen queue was long on day {i}.", frozenset())
+              for i in range(6)]
+    theme = ("bullying_harassment",)
+    known = "My manager belittles me and mocks me in front of the team."
+    new = f"{phrase.capitalize()} was used against me again."
+
+    def probability(model: ThemeModel, text: str) -> float:
+        return model.score(rules.matcher.analyse(text)).probabilities["bullying_harassment"]
+
+    adapted = train(local, matcher=rules.matcher, themes=theme, prior=base)
+    cold = train(local, matcher=rules.matcher, themes=theme)
+    assert probability(adapted, new) > probability(base, new) + 0.1  # learns the trust's phrase
+    # ... and keeps what the shipped model knew, which twelve cases alone cannot teach.
+    assert probability(base, known) > 0.5 and probability(adapted, known) > 0.5
+    assert probability(cold, known) < probability(adapted, known) - 0.2
+    assert set(base.vocabulary) <= set(adapted.vocabulary)
+    assert adapted.metadata["prior"]["examples"] == base.metadata["examples"]
+
+
 @pytest.mark.parametrize(
     "content",
     ['{"format": "something-else", "version": 1}', "not json", '{"format": "speakup-themes-model", '
@@ -315,16 +341,16 @@ def test_labelled_set_meets_its_brief(examples: list[LabelledExample]) -> None:
     assert len(examples) >= 300
     counts = Counter(theme for e in examples for theme in e.themes)
     assert all(counts[t] >= 25 for t in REQUIRED_THEMES), counts
-    assert {e.split for e in examples} == {DEV, DEV2, DEV3, HELDOUT3}
+    assert {e.split for e in examples} == {*DEVELOPMENT, HELDOUT4}
     assert sum(1 for e in examples if not e.themes) >= 25
     assert sum(1 for e in examples if len(e.themes) >= 2) >= 40
     assert len({e.id for e in examples}) == len(examples)
-    heldout3 = [e for e in examples if e.split == HELDOUT3]
-    assert len(heldout3) >= 150
-    counts3 = Counter(theme for e in heldout3 for theme in e.themes)
-    assert all(counts3[t] >= 12 for t in REQUIRED_THEMES), counts3
-    assert sum(1 for e in heldout3 if not e.themes) >= 30
-    assert sum(1 for e in heldout3 if len(e.themes) >= 2) >= 30
+    heldout = [e for e in examples if e.split == HELDOUT4]
+    assert len(heldout) >= 200
+    counts_heldout = Counter(theme for e in heldout for theme in e.themes)
+    assert all(counts_heldout[t] >= 20 for t in REQUIRED_THEMES), counts_heldout
+    assert sum(1 for e in heldout if not e.themes) >= 50
+    assert sum(1 for e in heldout if len(e.themes) >= 2) >= 40
 
 
 def test_labelled_files_are_validated(tmp_path: Path) -> None:
@@ -336,13 +362,6 @@ def test_labelled_files_are_validated(tmp_path: Path) -> None:
     with pytest.raises(LabelledDataError, match="missing column"):
         read_labelled(path)
     assert split_of("abc") == split_of("abc") and {split_of(str(i)) for i in range(50)} == {DEV, HELDOUT}
-
-
-def test_heldout3_macro_f1_stays_above_the_floor(engine: ThemeEngine,
-                                                 examples: list[LabelledExample]) -> None:
-    heldout = [e for e in examples if e.split == HELDOUT3]
-    evaluation = evaluate_engine(engine, heldout)
-    assert evaluation.macro_f1 >= HELDOUT3_MACRO_F1_FLOOR, format_report(evaluation, "heldout3")
 
 
 def test_dev2_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
@@ -357,9 +376,15 @@ def test_dev3_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list
     assert evaluation.macro_f1 >= DEV3_MACRO_F1_FLOOR, format_report(evaluation, "dev3")
 
 
-def test_the_shipped_model_never_saw_heldout3(examples: list[LabelledExample]) -> None:
+def test_dev4_macro_f1_stays_above_the_floor(engine: ThemeEngine, examples: list[LabelledExample]) -> None:
+    dev4 = [e for e in examples if e.split == DEV4]
+    evaluation = evaluate_engine(engine, dev4)
+    assert evaluation.macro_f1 >= DEV4_MACRO_F1_FLOOR, format_report(evaluation, "dev4")
+
+
+def test_the_shipped_model_never_saw_heldout4(examples: list[LabelledExample]) -> None:
     model = ThemeModel.load(ROOT / "config" / "themes" / "model.json")
-    training = [e for e in examples if e.split in (DEV, DEV2, DEV3)]
+    training = [e for e in examples if e.split in DEVELOPMENT]
     assert model.metadata["examples"] == len(training)
     positives = Counter(theme for e in training for theme in e.themes)
     assert model.metadata["positives"] == {t: positives[t] for t in model.themes}

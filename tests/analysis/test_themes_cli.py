@@ -131,7 +131,7 @@ def test_evaluate_prints_per_theme_figures_and_confusions(runner: CliRunner) -> 
     for needle in ["precision", "recall", "nepotism_favouritism", "staffing_workload", "macro F1",
                    "micro F1", "Missed", "False alarms", "split dev2 (150 comments)"]:
         assert needle in result.output
-    assert "split dev (" not in result.output and "split heldout3" not in result.output
+    assert "split dev (" not in result.output and "split heldout4" not in result.output
 
 
 def test_train_writes_a_model_and_compares_before_and_after(runner: CliRunner, tmp_path: Path) -> None:
