@@ -182,8 +182,11 @@ def evaluate_command(labelled: str, only_split: str | None, taxonomy: str | None
               help="L2 penalty on the weights.")
 @click.option("--min-count", type=click.IntRange(min=1), default=TrainingOptions.min_count, show_default=True,
               help="Drop features seen in fewer training comments.")
+@click.option("--adapt", is_flag=True,
+              help="Start from the --model's weights and stay close to them: a trust's few "
+                   "hundred labels adjust the shipped model instead of replacing it.")
 def train_command(labelled: tuple[str, ...], output: str, taxonomy: str | None, model: str | None,
-                  l2: float, min_count: int) -> None:
+                  l2: float, min_count: int, adapt: bool) -> None:
     """Retrain the supervised layer on LABELLED files (rows outside any heldout* split) and print
     held-out figures before and after."""
     before = _engine(taxonomy, model, False, with_tone=False)
@@ -193,7 +196,10 @@ def train_command(labelled: tuple[str, ...], output: str, taxonomy: str | None, 
     heldout = [e for e in examples if e.split.startswith(HELDOUT)]
     try:
         options = TrainingOptions(l2=l2, min_count=min_count)
-        new_model = train(training, matcher=before.matcher, options=options)
+        prior = before.model if adapt else None
+        if adapt and prior is None:
+            raise click.ClickException("--adapt needs a model to start from (--model MODEL.json).")
+        new_model = train(training, matcher=before.matcher, options=options, prior=prior)
         new_model.save(output)
     except AnalysisError as e:
         raise click.ClickException(str(e)) from e

@@ -152,6 +152,25 @@ def test_train_writes_a_model_and_compares_before_and_after(runner: CliRunner, t
     assert tagged.exit_code == 0 and check_jsonl(tagged.output)[0]["themes"]
 
 
+def test_train_adapt_starts_from_the_model(runner: CliRunner, tmp_path: Path) -> None:
+    with LABELLED.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))[:60]
+    small = tmp_path / "small.csv"
+    with small.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "text", "themes", "split"])
+        writer.writeheader()
+        writer.writerows({**row, "split": "dev"} for row in rows)
+    adapted, cold = tmp_path / "adapted.json", tmp_path / "cold.json"
+    assert runner.invoke(themes, ["train", str(small), "--output", str(adapted), "--adapt"]).exit_code == 0
+    assert runner.invoke(themes, ["train", str(small), "--output", str(cold)]).exit_code == 0
+    shipped = json.loads((ROOT / "config" / "themes" / "model.json").read_text())["features"]
+    adapted_features = json.loads(adapted.read_text())
+    # Sixty comments alone give a small model; adapting keeps what the shipped one learnt.
+    assert len(json.loads(cold.read_text())["features"]) < len(shipped) / 2
+    assert len(adapted_features["features"]) >= len(shipped) * 0.9
+    assert adapted_features["metadata"]["prior"]["examples"] > 60
+
+
 def test_train_refuses_unknown_themes(runner: CliRunner, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("id,text,themes\n1,hello,not_a_theme\n", encoding="utf-8")
