@@ -199,5 +199,9 @@ class ThemeForm(FlaskForm):
                                              message="Choose to confirm or remove the theme.")])
 
 
+class NoThemeForm(FlaskForm):
+    """Record that no theme applies to a case (every theme on it is removed)."""
+
+
 class RetrainForm(FlaskForm):
     pass

@@ -32,6 +32,7 @@ from speakup.forms import (
     ExportForm,
     NgoForm,
     NoteForm,
+    NoThemeForm,
     ReplyForm,
     RetrainForm,
     StatusForm,
@@ -95,7 +96,7 @@ def _themes_for(case: services.CaseView) -> dict[str, Any]:
     found = themes.case_themes(db(), case=case, settings=settings())
     form = ThemeForm()
     form.theme.choices = [("", "Choose a theme"), *found.addable]
-    return {"themes": found, "theme_form": form}
+    return {"themes": found, "theme_form": form, "no_theme_form": NoThemeForm()}
 
 
 def _render_case(ref: str, status: int = 200, **forms: Any) -> Any:
@@ -204,6 +205,16 @@ def theme(ref: str) -> Any:
     return _act(ref, form, "theme_form", lambda: themes.review_theme(
         db(), identity=_identity(), ref=ref, theme_id=theme_id, decision=decision,
         settings=settings()), done)
+
+
+@bp.post("/cases/<ref>/themes/none")
+@guardian_only
+def no_theme(ref: str) -> Any:
+    form = NoThemeForm()
+    return _act(ref, form, "no_theme_form", lambda: themes.mark_no_theme(
+        db(), identity=_identity(), ref=ref),
+        "You recorded that no theme applies to this case. Any themes on it are now listed "
+        "as removed. If a theme does apply after all, undo its removal or add it.")
 
 
 @bp.route("/retrain", methods=["GET", "POST"])

@@ -58,6 +58,10 @@ class Concern(Base):
     quote_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Tone of the text (VADER, domain-corrected), rounded to one decimal: a secondary signal.
     tone: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The day a guardian recorded that no theme applies (every theme row is then removed);
+    # None otherwise, and cleared when a theme is confirmed or added. A reviewed negative
+    # example for retraining the theme engine.
+    no_theme_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     assigned_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True

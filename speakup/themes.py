@@ -6,9 +6,10 @@ that triggered them: those are words from the concern. With the reporter's conse
 extract is sealed under the server's quote key for equality summaries.
 
 On the case page the evidence is recomputed from the decrypted text, so it is never stored.
-Guardians confirm, remove or add themes; a concern with any such review is a labelled example
-that `retrain` learns from. Retraining decrypts the guardian's reviewed cases in memory only and
-keeps only features seen in several of them, and the model is stored sealed.
+Guardians confirm, remove or add themes, or record that no theme applies; a concern with any
+such review is a labelled example that `retrain` learns from. Retraining decrypts the
+guardian's reviewed cases in memory only and keeps only features seen in several of them, and
+the model is stored sealed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 import numpy as np
@@ -35,6 +36,7 @@ from analysis.themes.redaction import redact
 from config.settings import Settings
 from core import audit
 from core import themes as app_themes
+from core.db import today as utc_today
 from core.encryption import concern_context, seal
 from speakup import services
 from speakup.models import Concern, ConcernGrant, ConcernTheme
@@ -211,11 +213,37 @@ def review_theme(db: Session, *, identity: StaffIdentity, ref: str, theme_id: st
         concern.themes.append(row)
         added = True
     row.status = decision
+    if decision == "confirmed":
+        concern.no_theme_on = None  # a theme applies after all
     audit.record(db, actor=f"staff:{identity.user.id}", action="case.theme", target=f"case:{ref}",
                  detail=f"{theme_id}:{decision}")
     db.flush()
     label = taxonomy.theme(theme_id).label if theme_id in taxonomy.theme_ids else theme_id
     return ThemeReview(theme_id, label, decision, added)
+
+
+def mark_no_theme(db: Session, *, identity: StaffIdentity, ref: str,
+                  on: date | None = None) -> int:
+    """Record that no theme applies to a case the guardian holds a grant for.
+
+    Every theme row on the case that is not removed yet is removed (they stay listed as
+    removed), and the concern's ``no_theme_on`` is set to the day (``on``, default today in
+    UTC): the case is then a reviewed example with no theme for `retrain`, even if the engine
+    suggested nothing. Confirming or adding a theme afterwards clears it (`review_theme`).
+    Audited as ``case.theme`` with the detail ``none:reviewed``. Returns how many themes were
+    removed. Raises `CaseNotFoundError` without a grant.
+    """
+    concern, _key = services._granted(db, identity, ref)
+    removed = 0
+    for row in concern.themes:
+        if row.status != "removed":
+            row.status = "removed"
+            removed += 1
+    concern.no_theme_on = on or utc_today()
+    audit.record(db, actor=f"staff:{identity.user.id}", action="case.theme", target=f"case:{ref}",
+                 detail="none:reviewed")
+    db.flush()
+    return removed
 
 
 # --- retraining -------------------------------------------------------------------------------
@@ -266,11 +294,13 @@ class RetrainResult:
 
 
 def _reviewed(db: Session, identity: StaffIdentity) -> list[Concern]:
-    """Concerns this guardian holds a grant for with at least one reviewed theme, oldest first."""
+    """Concerns this guardian holds a grant for with at least one reviewed theme, or on which
+    a guardian recorded that no theme applies, oldest first."""
     reviewed = or_(ConcernTheme.status.in_(DECISIONS), ConcernTheme.source == "guardian")
     return list(db.scalars(
         select(Concern).join(ConcernGrant)
-        .where(ConcernGrant.staff_id == identity.user.id, Concern.themes.any(reviewed))
+        .where(ConcernGrant.staff_id == identity.user.id,
+               or_(Concern.themes.any(reviewed), Concern.no_theme_on.is_not(None)))
         .order_by(Concern.id)))
 
 
@@ -345,10 +375,13 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
     """Retrain the engine's supervised layer on the reviewed cases this guardian can open.
 
     Each reviewed case (see `_reviewed`) is decrypted in memory and labelled with its confirmed
-    themes (engine suggestions a guardian confirmed, and themes a guardian added). Every
+    themes (engine suggestions a guardian confirmed, and themes a guardian added); a case on
+    which a guardian recorded that no theme applies has none, a negative example. Every
     `HOLDOUT_EVERY`-th case is held out; themes with at least `MIN_POSITIVES` training cases for
     and against are retrained on the rest with features seen in at least `MIN_FEATURE_TEXTS`
-    cases, the other themes keep the current model's weights. Both engines are evaluated on the
+    cases, starting from the current model and pulled towards it (`train`'s ``prior``), so a
+    few dozen cases adjust what it learnt from the shipped comments instead of replacing it; the
+    other themes keep the current model's weights. Both engines are evaluated on the
     held-out cases; the model is stored sealed (`core.themes.seal_model`) and audited, and from
     then on `core.themes.engine` uses it for new concerns.
 
@@ -358,7 +391,8 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
     if len(concerns) < MIN_REVIEWED:
         raise services.ConcernInvalidError(
             f"Retraining needs at least {MIN_REVIEWED} cases with reviewed themes that you can "
-            f"open; you have {len(concerns)}. Confirm, remove or add themes on more cases first.")
+            f"open; you have {len(concerns)}. Confirm, remove or add themes on more cases first, "
+            "or record that no theme applies.")
     current = app_themes.engine(db, settings)
     known = set(current.taxonomy.theme_ids)
     examples = []
@@ -380,7 +414,7 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
             f"used for training (and missing from {MIN_POSITIVES} others), so there is nothing "
             "new to learn yet. Review more cases first.")
     try:
-        new = train(training, matcher=current.matcher, themes=retrainable,
+        new = train(training, matcher=current.matcher, themes=retrainable, prior=current.model,
                     options=TrainingOptions(min_count=MIN_FEATURE_TEXTS))
     except ThemeError as e:
         raise services.ConcernInvalidError("The theme engine could not learn from these cases. "

@@ -113,6 +113,7 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/cases/<ref>/assign"): CASE_ACTION,
     ("staff", "/cases/<ref>/ngo"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes"): CASE_ACTION,
+    ("staff", "/cases/<ref>/themes/none"): CASE_ACTION,
     # POST: nobody has reviewed enough cases yet, so retraining is refused.
     ("staff", "/retrain"): {"GET": guardians_only(200), "POST": guardians_only(400)},
     ("staff", "/cases/<ref>/files/<int:attachment_id>"): {"GET": guardians_only(200, 404)},
@@ -309,6 +310,8 @@ CALLS: dict[tuple[str, str, str], Call] = {
         "raised": "anonymous", "elements": ["patient_safety"]}, "/staff/login"),
     ("staff", "/cases/<ref>/themes", "POST"): Call("/staff/cases/{ref}/themes", lambda w: {
         "theme": "patient_safety", "decision": "confirmed"}, "/staff/login"),
+    ("staff", "/cases/<ref>/themes/none", "POST"): Call("/staff/cases/{ref}/themes/none",
+                                                       _no_data, "/staff/login"),
     ("staff", "/retrain", "GET"): Call("/staff/retrain"),
     ("staff", "/retrain", "POST"): Call("/staff/retrain", _no_data, "/staff/login"),
     ("staff", "/cases/<ref>/files/<int:attachment_id>", "GET"):

@@ -11,16 +11,23 @@ import logging
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import core.themes
-from analysis.themes.labelled import read_labelled
+from accounts.models import StaffUser
+from accounts.services import StaffIdentity
+from analysis.themes.classifier import ThemeModel as ClassifierModel
+from analysis.themes.classifier import train
+from analysis.themes.labelled import LabelledExample, read_labelled
 from core.audit import AuditEvent
 from core.db import Database
+from core.db import today as utc_today
 from core.encryption import DecryptionError, concern_context, new_key, open_sealed
 from speakup import themes
 from speakup.models import Concern, ConcernTheme, ThemeModel
@@ -50,6 +57,13 @@ def _staff(app: Flask, staff: Staff) -> FlaskClient:
     client = app.test_client()
     login(client, staff)
     return client
+
+
+def _identity(db: Session, staff: Staff) -> StaffIdentity:
+    """Enough of a signed-in guardian for `themes._reviewed`, which needs only the user."""
+    user = db.get(StaffUser, staff.id)
+    assert user is not None
+    return StaffIdentity(user=user, private_key=b"", session_token="t")
 
 
 def _review(client: FlaskClient, ref: str, theme: str, decision: str = "confirmed") -> object:
@@ -218,6 +232,113 @@ def test_case_page_shows_themes_with_evidence_and_guardians_review_them(
     assert status_of("staffing_workload") is None
 
 
+def test_no_theme_applies_removes_every_theme_and_counts_as_reviewed(
+    app: Flask, client: FlaskClient, guardian: Staff, second_guardian: Staff, database: Database
+) -> None:
+    submit_concern(client, NEPOTISM, excluded_guardians=str(second_guardian.id))
+    ref, rows = _newest(database)
+    assert ("nepotism_favouritism", "engine", "suggested") in rows
+    staff = _staff(app, guardian)
+    assert _review(staff, ref, "patient_safety", "confirmed").status_code == 302  # added
+
+    def state() -> tuple[object, set[tuple[str, str]], int]:
+        with database.session() as db:
+            concern = db.scalar(select(Concern).where(Concern.ref == ref))
+            reviewed = [c.ref for c in themes._reviewed(db, _identity(db, guardian))]
+            return (concern.no_theme_on, {(t.theme_id, t.status) for t in concern.themes},
+                    reviewed.count(ref))
+
+    def themes_section(page: str) -> str:
+        return page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
+
+    section = themes_section(staff.get(f"/staff/cases/{ref}").data.decode())
+    assert f'action="/staff/cases/{ref}/themes/none"' in section
+    assert re.search(r'<button class="nhsuk-button nhsuk-button--secondary"[^>]*>\s*'
+                     r'No theme applies\s*</button>', section)
+    assert "You recorded that no theme applies" not in section
+
+    # Another guardian without a grant for the case can neither see nor use it.
+    excluded = _staff(app, second_guardian)
+    response = excluded.post(f"/staff/cases/{ref}/themes/none", data={
+        "csrf_token": csrf_token(excluded.get("/staff/retrain").data.decode())})
+    assert response.status_code == 404
+    assert state()[0] is None
+    # And nobody can without the form token.
+    assert staff.post(f"/staff/cases/{ref}/themes/none").status_code == 400
+    assert state()[0] is None
+
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    response = staff.post(f"/staff/cases/{ref}/themes/none",
+                          data={"csrf_token": csrf_token(page)})
+    assert (response.status_code, response.location) == (302, f"/staff/cases/{ref}")
+    page = staff.get(response.location).data.decode()
+    assert "You recorded that no theme applies to this case." in page  # the message
+    section = themes_section(page)
+    assert f"You recorded that no theme applies on {utc_today():%-d %B %Y}." in section
+    assert "No theme applies" not in section  # the button is gone
+    on, statuses, reviewed = state()
+    assert on == utc_today()
+    assert statuses and {status for _theme, status in statuses} == {"removed"}
+    assert ("nepotism_favouritism", "removed") in statuses
+    assert ("patient_safety", "removed") in statuses
+    assert reviewed == 1
+    with database.session() as db:
+        details = db.scalars(select(AuditEvent.detail).where(
+            AuditEvent.action == "case.theme", AuditEvent.target == f"case:{ref}")
+            .order_by(AuditEvent.id)).all()
+        actors = set(db.scalars(select(AuditEvent.actor).where(
+            AuditEvent.action == "case.theme", AuditEvent.target == f"case:{ref}")))
+    assert details == ["patient_safety:confirmed", "none:reviewed"]
+    assert actors == {f"staff:{guardian.id}"}
+
+    # Removing a theme again keeps the record; confirming one clears it, and the case stays
+    # reviewed through that theme.
+    assert _review(staff, ref, "patient_safety", "removed").status_code == 302
+    assert state()[0] == utc_today()
+    assert _review(staff, ref, "nepotism_favouritism", "confirmed").status_code == 302
+    on, statuses, reviewed = state()
+    assert on is None
+    assert ("nepotism_favouritism", "confirmed") in statuses
+    assert reviewed == 1
+    section = themes_section(staff.get(f"/staff/cases/{ref}").data.decode())
+    assert "You recorded that no theme applies" not in section
+    assert "No theme applies" in section
+
+
+def test_no_theme_applies_where_the_engine_suggested_nothing(
+    app: Flask, client: FlaskClient, guardian: Staff, database: Database
+) -> None:
+    submit_concern(client, "Hello.")
+    ref, rows = _newest(database)
+    assert rows == []
+    staff = _staff(app, guardian)
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert "The engine found no theme in this concern." in page
+    with database.session() as db:
+        assert themes._reviewed(db, _identity(db, guardian)) == []  # nothing reviewed yet
+
+    response = staff.post(f"/staff/cases/{ref}/themes/none",
+                          data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert "You recorded that no theme applies" in page
+    assert "The engine found no theme in this concern." not in page
+    _ref, rows = _newest(database)
+    assert rows == []
+    with database.session() as db:
+        assert [c.ref for c in themes._reviewed(db, _identity(db, guardian))] == [ref]
+    assert re.search(r"You can open <strong>1</strong> case with reviewed themes",
+                     staff.get("/staff/retrain").data.decode())
+
+    # Adding a theme afterwards clears the record.
+    assert _review(staff, ref, "staffing_workload", "confirmed").status_code == 302
+    with database.session() as db:
+        concern = db.scalar(select(Concern).where(Concern.ref == ref))
+        assert concern.no_theme_on is None
+        assert [(t.theme_id, t.status) for t in concern.themes] == [
+            ("staffing_workload", "confirmed")]
+
+
 # --- retraining -------------------------------------------------------------------------------
 
 
@@ -230,6 +351,7 @@ def _labelled_cases() -> list[tuple[str, frozenset[str]]]:
 
 
 RARE = "Zebedee"  # in one concern only: must not reach the model
+NEGATIVE = "The vending machine by the lifts keeps taking coins and giving nothing back."
 
 
 def _review_to_labels(app: Flask, client: FlaskClient, staff: FlaskClient, database: Database,
@@ -248,26 +370,47 @@ def _review_to_labels(app: Flask, client: FlaskClient, staff: FlaskClient, datab
 
 
 def test_retraining_stores_a_sealed_model_that_the_next_submission_uses(
-    app: Flask, client: FlaskClient, guardian: Staff, database: Database, settings
+    app: Flask, client: FlaskClient, guardian: Staff, database: Database, settings,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cases = _labelled_cases()
     staff = _staff(app, guardian)
     _review_to_labels(app, client, staff, database, cases)
+    # A sixteenth case on which the guardian records that no theme applies, having first
+    # confirmed one (which is then removed): a negative example.
+    submit_concern(client, NEGATIVE)
+    negative, _rows = _newest(database)
+    assert _review(staff, negative, "staffing_workload", "confirmed").status_code == 302
+    page = staff.get(f"/staff/cases/{negative}").data.decode()
+    assert staff.post(f"/staff/cases/{negative}/themes/none",
+                      data={"csrf_token": csrf_token(page)}).status_code == 302
+
+    trained_on: list[LabelledExample] = []
+
+    def recording_train(examples: list[LabelledExample], **kwargs: Any) -> ClassifierModel:
+        trained_on.extend(examples)
+        return train(examples, **kwargs)
+
+    monkeypatch.setattr(themes, "train", recording_train)
 
     page = staff.get("/staff/retrain").data.decode()
     assert "Shipped with Speak Up" in page
-    assert re.search(r"You can open <strong>15</strong> cases", page)
+    assert re.search(r"You can open <strong>16</strong> cases", page)
     response = staff.post("/staff/retrain", data={"csrf_token": csrf_token(page)})
     assert (response.status_code, response.location) == (302, "/staff/retrain")
     page = staff.get(response.location).data.decode()
-    assert "The theme engine has been retrained on 12 reviewed cases." in page
+    assert "The theme engine has been retrained on 13 reviewed cases." in page
+    # The negative case is a training example labelled with no theme; the others keep theirs.
+    labels = {e.id: e.themes for e in trained_on}
+    assert labels[negative] == frozenset()
+    assert len(labels) == 13 and sum(1 for t in labels.values() if not t) == 1
     assert "Gina Guardian" in page
     assert "Before and after retraining, on the 3 held-out cases" in page
     assert "Overall score (macro F1)" in page
 
     with database.session() as db:
         [stored] = db.scalars(select(ThemeModel)).all()
-        assert stored.examples == 12
+        assert stored.examples == 13
         assert stored.trained_by == f"staff:{guardian.id}"
         assert stored.macro_f1_before is not None and stored.macro_f1_after is not None
         assert f"{stored.macro_f1_after:.2f}" in page
