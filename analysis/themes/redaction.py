@@ -16,15 +16,21 @@
 * names -> ``[NAME]``: a capitalised word after a title (Dr, Mrs, Sister ...; the title is kept),
   a first name from the list in ``config/themes/redaction.toml`` (and the capitalised surname
   after it; lower-case too unless the name is also an ordinary word such as "Grace"), a
-  capitalised word after "called" or "named", and any run of two or more capitalised words in
-  mid-sentence that are not all known non-names (department names, nationalities ...).
+  capitalised word after "called" or "named", any run of two or more capitalised words in
+  mid-sentence that are not all known non-names (department names, nationalities ...), and any
+  capitalised word in mid-sentence that is neither an English word (``english_words.txt.gz``
+  beside the TOML file: the lower-case words of SCOWL's British English list, plus the TOML
+  file's ``common_words`` such as "rota" and "datix") nor a known non-name: "I asked Okafor"
+  loses "Okafor". Acronyms (two or more capitals: "HCAs", "MSc") are kept.
 
-Heuristic, not a guarantee: a surname on its own, a nickname or a lower-case name that is not in
-the list survives, so quotes must still be read before they are shown.
+Heuristic, not a guarantee: a surname that is also an English word ("Baker"), an unlisted name
+at the start of a sentence, a nickname or a lower-case name survives, so quotes must still be
+read before they are shown.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 import tomllib
 from collections.abc import Sequence
@@ -36,6 +42,8 @@ from analysis.themes.errors import ThemeError
 from analysis.themes.taxonomy import CONFIG_DIR
 
 DEFAULT_REDACTION_LISTS: Final = CONFIG_DIR / "redaction.toml"
+ENGLISH_WORDS_FILE: Final = "english_words.txt.gz"
+"""Beside the TOML file: one lower-case English word per line, gzip-compressed."""
 
 _MONTH: Final = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
                  r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -69,8 +77,10 @@ _RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"\b\d{3}\s\d{3}\s\d{4}\b"), "[NHS NUMBER]"),
     (re.compile(r"\b\d{6,}\b"), "[STAFF NUMBER]"),
 )
-_WORD: Final = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
+_WORD: Final = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019-])*")
+"""A word: letters (any alphabet, so "Conceição" is one word), inner apostrophes and hyphens."""
 _POSSESSIVE: Final = re.compile(r"(?:'|\u2019)s$")
+_CONTRACTION: Final = re.compile(r"(?:'|\u2019)(?:s|ve|ll|re|d|m|t)$", re.IGNORECASE)
 _DETERMINERS: Final = frozenset({"The", "A", "An", "This", "That", "Our", "My", "Each", "Every", "Any",
                                  "Their", "Your", "Her", "His", "On", "In", "To", "From", "At"})
 
@@ -84,6 +94,9 @@ class RedactionLists:
     ambiguous_first_names: frozenset[str]
     not_names: frozenset[str]
     ward_followers: frozenset[str]
+    common_words: frozenset[str] = frozenset()
+    """Lower-case English words, and the TOML file's ``common_words``: a capitalised word in
+    mid-sentence that is none of these, nor in ``not_names``, is taken for a name."""
 
 
 def read_redaction_lists(path: Path | str | None = None) -> RedactionLists:
@@ -102,8 +115,15 @@ def read_redaction_lists(path: Path | str | None = None) -> RedactionLists:
             raise ThemeError(f"{file}: {key} must be a list of strings")
         return frozenset(value)
 
+    english = file.with_name(ENGLISH_WORDS_FILE)
+    try:
+        with gzip.open(english, "rt", encoding="utf-8") as f:
+            dictionary = frozenset(line.strip() for line in f if line.strip())
+    except OSError as e:
+        raise ThemeError(f"cannot read the English word list {english}: {e}") from e
     return RedactionLists(words("titles"), words("first_names"), words("ambiguous_first_names"),
-                          words("not_names"), words("ward_followers"))
+                          words("not_names"), words("ward_followers"),
+                          dictionary | {w.lower() for w in words("common_words")})
 
 
 class Redactor:
@@ -129,6 +149,24 @@ class Redactor:
             text = pattern.sub(replacement, text)
         text = self._named_ward.sub(self._ward, text)
         return self._redact_names(text)
+
+    def _non_name(self, word: str) -> bool:
+        """A known non-name, an acronym ("HCAs") or a hyphenated word with one ("UK-trained")."""
+        return word in self._lists.not_names or any(
+            part in self._lists.not_names or sum(1 for c in part if c.isupper()) >= 2
+            for part in re.split(r"[-'\u2019]", word))
+
+    def _not_english(self, word: str) -> bool:
+        """True if no part of ``word`` (split at hyphens and apostrophes, after a contraction such
+        as "'ve") is an English word, a known non-name or an acronym ("HCAs", "MSc", "UK")."""
+        parts = [p for p in re.split(r"[-'\u2019]", _CONTRACTION.sub("", word)) if len(p) > 1]
+        known = self._lists.common_words
+
+        def ordinary(part: str) -> bool:
+            return (sum(1 for c in part if c.isupper()) >= 2 or part.lower() in known
+                    or part in self._lists.not_names)
+
+        return bool(parts) and not any(ordinary(p) for p in parts)
 
     def _redact_names(self, text: str) -> str:
         lists = self._lists
@@ -158,7 +196,10 @@ class Redactor:
             unknown_capital = capitalised(word) and word not in lists.not_names
             after_title_or_name = adjacent and (previous in lists.titles or (k - 1) in names)
             introduced = previous in ("called", "named", "nicknamed")
-            if listed or ambiguous or (unknown_capital and (after_title_or_name or introduced)):
+            not_english = (unknown_capital and word not in lists.titles and not sentence_initial(k)
+                           and self._not_english(word))
+            if listed or ambiguous or not_english or (
+                    unknown_capital and (after_title_or_name or introduced)):
                 names.add(k)
         # Runs of two or more capitalised words in mid-sentence, not all known non-names.
         k = 0
@@ -169,8 +210,8 @@ class Redactor:
                 j += 1
             if j - k >= 2 and not sentence_initial(k):
                 run = range(k, j)
-                if any(bare[i] not in lists.not_names and bare[i] not in _DETERMINERS for i in run):
-                    names.update(i for i in run if bare[i] not in lists.not_names)
+                if any(not self._non_name(bare[i]) and bare[i] not in _DETERMINERS for i in run):
+                    names.update(i for i in run if not self._non_name(bare[i]))
             k = max(j, k + 1)
         return _replace_runs(text, tokens, sorted(names), bare)
 

@@ -20,6 +20,10 @@ from analysis.themes.redaction import redact
         ("I asked Grace about it.", "I asked [NAME] about it."),
         ("Everyone calls him Tiny, he is called Okoro.", "Everyone calls him Tiny, he is called [NAME]."),
         ("Priya's rota was changed.", "[NAME]'s rota was changed."),
+        # a lone surname or an unlisted name in mid-sentence is not an English word
+        ("I asked Okafor about it and Schwartz laughed.", "I asked [NAME] about it and [NAME] laughed."),
+        ("On Fridays Kelly-Ann covers for O'Brien.", "On Fridays [NAME] covers for [NAME]."),
+        ("My manager Conceição said no.", "My manager [NAME] said no."),
         # e-mail addresses
         ("Write to s.jones@nhs.net or a_b+c@trust.nhs.uk.", "Write to [EMAIL] or [EMAIL]."),
         # phone numbers
@@ -60,6 +64,9 @@ def test_redacts(text: str, expected: str) -> None:
         "I hope things change. Will they listen? May I ask why?",
         "The Ward Manager said no.",
         "Two nurses for 28 patients.",
+        "As a nurse from Kerala I was told I lacked UK experience.",
+        "The UK-trained and Nigerian-trained HCAs did the MSc and I've done my Datix.",
+        "I'll raise it on the rota and in handover, as the Filipino nurses did.",
     ],
 )
 def test_leaves_ordinary_text_alone(text: str) -> None:
