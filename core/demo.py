@@ -1,5 +1,6 @@
-"""The demo organisation `make run` seeds: two guardians, an EDI lead, a few sample concerns,
-and the equality pulse survey with two past waves of synthetic answers and one open wave."""
+"""The demo organisation `make run` seeds: two guardians, an EDI lead, three sample concerns
+and 400 made-up earlier ones (12 with reviewed themes), and the equality pulse survey with two
+past waves of synthetic answers and one open wave."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import io
 import random
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,11 +17,14 @@ from sqlalchemy.orm import Session
 
 from accounts import services as accounts
 from accounts.models import StaffUser
-from config.settings import Settings
+from config.settings import KdfProfile, Settings
+from core import audit
 from core.db import today
 from speakup import services
+from speakup.models import Concern
 from surveys import definition as definitions
 from surveys import services as surveys
+from surveys.themes import add_months, quarter_start
 
 DEMO_EMAIL = "guardian@demo.speakup.invalid"
 EDI_EMAIL = "edi@demo.speakup.invalid"
@@ -36,6 +41,44 @@ SAMPLES = (
      "We are regularly one registered nurse short on nights and the escalation process is "
      "ignored. I am worried something will go wrong."),
 )
+
+
+# Made-up concerns from earlier in the year, so the themed summaries have closed quarters to show
+# and the demo guardian has reviewed cases to retrain the theme engine on. (kind, text)
+EARLIER = (
+    ("recruitment", "Acting up on our unit always goes to the same two people, who happen to be "
+                    "the sister's friends. Nobody else is ever asked."),
+    ("recruitment", "I have been a band 5 for eleven years and have applied for band 6 six times. "
+                    "Each time someone with less experience got it."),
+    ("recruitment", "The deputy manager job was never advertised. We found out from the rota that "
+                    "it had been filled."),
+    ("discrimination", "As an internationally educated nurse I keep being told I don't have UK "
+                       "experience, after seven years on this ward."),
+    ("discrimination", "Black staff on our ward are disciplined for things white colleagues get a "
+                       "quiet word about."),
+    ("bullying", "My supervisor shouts at me in front of patients and belittles my work at every "
+                 "handover."),
+    ("other", "There is no point raising anything here. Nothing changes and you get labelled a "
+              "troublemaker."),
+    ("other", "I am scared to put my name to this because the last person who complained had "
+              "their shifts changed."),
+    ("recruitment", "My study leave has been refused three years running and I have not had an "
+                    "appraisal since 2023."),
+    ("patient-safety", "Observations are being missed on nights because there is one nurse for "
+                       "fourteen patients."),
+    ("worker-safety", "We are short staffed every weekend and nobody gets a break."),
+    ("recruitment", "Jobs here go to whoever the manager socialises with. If your face does not "
+                    "fit you can forget promotion."),
+    ("discrimination", "Global majority staff get the heaviest bays and are passed over for the "
+                       "coordinator role."),
+    ("recruitment", "I trained her and now she is my manager. I have stopped applying."),
+)
+EARLIER_WEIGHTS = (3, 3, 2, 3, 2, 2, 3, 3, 1, 1, 1, 2, 2, 2)
+EARLIER_COUNT = 400
+"""300 in the last complete quarter and 100 in the one before: with fewer, nearly every theme
+count is suppressed (below the minimum cell size, or by differencing against its breakdowns)."""
+REVIEWED = 12
+"""Earlier concerns the demo guardian has reviewed: enough to try retraining."""
 
 
 def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
@@ -65,6 +108,7 @@ def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
             form_token=secrets.token_urlsafe(24), settings=settings,
             on=today() - timedelta(days=days_ago),
         )
+    _seed_earlier_concerns(db, settings=settings, reviewer=new.user)
     _seed_survey(db, settings=settings)
     return [
         {"role": "guardian", "email": DEMO_EMAIL, "password": password,
@@ -72,6 +116,42 @@ def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
         {"role": "edi", "email": EDI_EMAIL, "password": edi_password,
          "totp_secret": edi.totp_secret},
     ]
+
+
+def _seed_earlier_concerns(db: Session, *, settings: Settings, reviewer: StaffUser) -> None:
+    """`EARLIER_COUNT` made-up concerns received in the last two complete quarters (themes tagged
+    as usual, some with consent to quote, with made-up groups), and the engine's themes on the
+    first `REVIEWED` of them confirmed by the demo guardian, as if reviewed on the case page."""
+    rng = random.Random(4763)  # noqa: S311 - made-up demo data, not secrets
+    # Nobody ever holds these concerns' receipts, so they are derived with the fast profile:
+    # seeding then takes seconds, not a minute. Everything else is as for a real concern.
+    made_up = replace(settings, kdf=KdfProfile.fast())
+    this_quarter = quarter_start(today())
+    last_quarter = add_months(this_quarter, -3)
+    before_that = add_months(this_quarter, -6)
+    groups = ["nursing-midwifery", "nursing-midwifery", "additional-clinical", "medical-dental",
+              "ahp", "admin-clerical", "estates-ancillary", None]
+    ethnicities = ["white-british", "white-british", "white-other", "asian-indian", "black-african",
+                   "asian-pakistani", "black-caribbean", None]
+    refs: list[str] = []
+    for i in range(EARLIER_COUNT):
+        kind, text = rng.choices(EARLIER, EARLIER_WEIGHTS)[0]
+        start, end = (last_quarter, this_quarter) if i % 4 else (before_that, last_quarter)
+        services.submit_concern(
+            db, draft=services.ConcernDraft(
+                text=text, kind=kind, site=rng.choice(["main", "main", "community", "mental-health"]),
+                identity_mode="anonymous", professional_group=rng.choice(groups),
+                ethnicity=rng.choice(ethnicities), quote_consent=rng.random() < 0.5),
+            form_token=secrets.token_urlsafe(24), settings=made_up,
+            on=start + timedelta(days=rng.randrange((end - start).days)))
+        refs.append(db.scalars(select(Concern.ref).order_by(Concern.id.desc()).limit(1)).one())
+    for ref in refs[:REVIEWED]:
+        concern = db.scalars(select(Concern).where(Concern.ref == ref)).one()
+        for row in concern.themes:
+            row.status = "confirmed"
+            audit.record(db, actor=f"staff:{reviewer.id}", action="case.theme", target=f"case:{ref}",
+                         detail=f"{row.theme_id}:confirmed")
+    db.flush()
 
 
 # Made-up answers to "What one thing would make progression fairer here?" for the demo.

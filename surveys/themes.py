@@ -129,14 +129,16 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _quarter_start(day: date) -> date:
+def quarter_start(day: date) -> date:
+    """The first day of ``day``'s NHS financial-year quarter."""
     offset = (day.month - 4) % 12 // 3 * 3  # months since April at the quarter's start
     month = (offset + 3) % 12 + 1
     year = (day.year if day.month >= 4 else day.year - 1) + (month < 4)
     return date(year, month, 1)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
+    """The first day of the month ``months`` after ``day``'s (negative: before)."""
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
@@ -144,8 +146,8 @@ def _add_months(day: date, months: int) -> date:
 def _quarter_months(label: str) -> list[str]:
     """The three months of a quarter label, oldest first."""
     start, q = int(label[:4]), int(label[-1])
-    first = _add_months(date(start, 4, 1), 3 * (q - 1))
-    return [month_of(_add_months(first, i)) for i in range(3)]
+    first = add_months(date(start, 4, 1), 3 * (q - 1))
+    return [month_of(add_months(first, i)) for i in range(3)]
 
 
 def period_label(grain: str, value: str) -> str:
@@ -388,16 +390,16 @@ def _concern_records(db: Session, before: date) -> list[_ConcernRecord]:
 def concern_quarters(db: Session, *, on: date | None = None) -> list[str]:
     """Every complete quarter from the first concern's to the last one before ``on``'s
     (default today), oldest first; empty if no concern was received before this quarter."""
-    before = _quarter_start(on or utc_today())
+    before = quarter_start(on or utc_today())
     first = db.scalar(select(Concern.received_on).where(Concern.received_on < before)
                       .order_by(Concern.received_on).limit(1))
     if first is None:
         return []
     out = []
-    start = _quarter_start(first)
+    start = quarter_start(first)
     while start < before:
         out.append(quarter_of(start))
-        start = _add_months(start, 3)
+        start = add_months(start, 3)
     return out
 
 
@@ -444,7 +446,7 @@ def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
     if chosen not in quarters:
         raise ThemeSummaryError("Choose a quarter from the list: only quarters that have "
                                 "ended are summarised.")
-    before = _quarter_start(on or utc_today())
+    before = quarter_start(on or utc_today())
     records = _concern_records(db, before)
     by_id = {r.id: r for r in records}
     engine = theme_engine(db, settings)

@@ -10,6 +10,9 @@ import pyotp
 from sqlalchemy import text
 
 from accounts import services as accounts
+from core import demo
+from speakup import themes as concern_themes
+from surveys.themes import concern_summary
 from tests.conftest import make_staff
 
 
@@ -115,7 +118,23 @@ def test_demo_seed_is_idempotent_and_prints_both_logins(app, database, settings)
     again = runner.invoke(args=["demo", "seed"])
     assert again.exit_code == 0 and password in again.output
     with database.session() as db:
-        assert db.scalar(text("SELECT COUNT(*) FROM concerns")) == 3
+        assert db.scalar(text("SELECT COUNT(*) FROM concerns")) == 3 + demo.EARLIER_COUNT
         assert db.scalar(text("SELECT COUNT(*) FROM survey_responses")) == 880
     codes = runner.invoke(args=["demo", "code"]).output
     assert re.search(r"guardian: \d{6}", codes) and re.search(r"edi: \d{6}", codes)
+
+
+def test_the_demo_has_themes_to_summarise_and_cases_to_retrain_on(app, database, settings) -> None:
+    runner = app.test_cli_runner()
+    output = runner.invoke(args=["demo", "seed"]).output
+    password = re.search(r"guardian@demo\S*\s+password: (\S+)", output).group(1)
+    secret = re.search(r"guardian@demo.*?TOTP secret[^:]*: (\S+)", output, re.S).group(1)
+    with database.session() as db:
+        summary = concern_summary(db, settings=settings)  # the latest complete quarter
+        shown = [c.n for section in summary.sections for c in section.current[:1] if c.n]
+        assert shown and all(n >= settings.min_cell_size for n in shown)
+        user, key = accounts.authenticate(db, email=demo.DEMO_EMAIL, password=password,
+                                          code=pyotp.TOTP(secret).now(), settings=settings)
+        identity = accounts.StaffIdentity(user=user, private_key=key, session_token="t")
+        result = concern_themes.retrain(db, identity=identity, settings=settings)
+        assert result.stored.examples >= concern_themes.MIN_REVIEWED * 4 // 5
