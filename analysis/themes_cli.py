@@ -179,7 +179,7 @@ def evaluate_command(labelled: str, only_split: str | None, taxonomy: str | None
 @click.option("--model", type=_EXISTING,
               help="The model to compare against (default config/themes/model.json).")
 @click.option("--l2", type=click.FloatRange(min=0.0), default=TrainingOptions.l2, show_default=True,
-              help="L2 penalty on the weights.")
+              help="L2 penalty on the weights (with --adapt: on their distance from the model's).")
 @click.option("--min-count", type=click.IntRange(min=1), default=TrainingOptions.min_count, show_default=True,
               help="Drop features seen in fewer training comments.")
 @click.option("--adapt", is_flag=True,

@@ -49,6 +49,11 @@ def _base() -> ThemeEngine:
     return base
 
 
+def shipped_model() -> ThemeModel | None:
+    """The model shipped with the app (``config/themes/model.json``), which retraining adapts."""
+    return _base().model
+
+
 def engine(db: Session, settings: Settings) -> ThemeEngine:
     """This thread's engine, with the newest stored model (checked on every call: one query)."""
     newest = db.scalar(select(StoredModel.id).order_by(StoredModel.id.desc()).limit(1))

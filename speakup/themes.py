@@ -230,20 +230,23 @@ def mark_no_theme(db: Session, *, identity: StaffIdentity, ref: str,
     removed), and the concern's ``no_theme_on`` is set to the day (``on``, default today in
     UTC): the case is then a reviewed example with no theme for `retrain`, even if the engine
     suggested nothing. Confirming or adding a theme afterwards clears it (`review_theme`).
-    Audited as ``case.theme`` with the detail ``none:reviewed``. Returns how many themes were
-    removed. Raises `CaseNotFoundError` without a grant.
+    Audited as ``case.theme`` with the detail ``none:reviewed`` and the themes it removed
+    (``none:reviewed removed=a,b``). Marking a case already marked changes nothing and is not
+    audited again (a double click, a stale tab). Returns how many themes were removed. Raises
+    `CaseNotFoundError` without a grant.
     """
     concern, _key = services._granted(db, identity, ref)
-    removed = 0
+    if concern.no_theme_on is not None:
+        return 0
+    removed = sorted(row.theme_id for row in concern.themes if row.status != "removed")
     for row in concern.themes:
-        if row.status != "removed":
-            row.status = "removed"
-            removed += 1
+        row.status = "removed"
     concern.no_theme_on = on or utc_today()
+    detail = "none:reviewed" + (f" removed={','.join(removed)}" if removed else "")
     audit.record(db, actor=f"staff:{identity.user.id}", action="case.theme", target=f"case:{ref}",
-                 detail="none:reviewed")
+                 detail=detail)
     db.flush()
-    return removed
+    return len(removed)
 
 
 # --- retraining -------------------------------------------------------------------------------
@@ -379,9 +382,11 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
     which a guardian recorded that no theme applies has none, a negative example. Every
     `HOLDOUT_EVERY`-th case is held out; themes with at least `MIN_POSITIVES` training cases for
     and against are retrained on the rest with features seen in at least `MIN_FEATURE_TEXTS`
-    cases, starting from the current model and pulled towards it (`train`'s ``prior``), so a
+    cases, starting from the shipped model and pulled towards it (`train`'s ``prior``), so a
     few dozen cases adjust what it learnt from the shipped comments instead of replacing it; the
-    other themes keep the current model's weights. Both engines are evaluated on the
+    other themes keep the shipped model's weights. Always from the shipped model, never from an
+    earlier retrained one, so nothing learnt from cases this guardian cannot open, or from
+    purged cases, is carried forward. Both engines are evaluated on the
     held-out cases; the model is stored sealed (`core.themes.seal_model`) and audited, and from
     then on `core.themes.engine` uses it for new concerns.
 
@@ -394,6 +399,7 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
             f"open; you have {len(concerns)}. Confirm, remove or add themes on more cases first, "
             "or record that no theme applies.")
     current = app_themes.engine(db, settings)
+    shipped = app_themes.shipped_model()
     known = set(current.taxonomy.theme_ids)
     examples = []
     for i, concern in enumerate(concerns):
@@ -414,12 +420,12 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
             f"used for training (and missing from {MIN_POSITIVES} others), so there is nothing "
             "new to learn yet. Review more cases first.")
     try:
-        new = train(training, matcher=current.matcher, themes=retrainable, prior=current.model,
+        new = train(training, matcher=current.matcher, themes=retrainable, prior=shipped,
                     options=TrainingOptions(min_count=MIN_FEATURE_TEXTS))
     except ThemeError as e:
         raise services.ConcernInvalidError("The theme engine could not learn from these cases. "
                            "Review more cases and try again.") from e
-    model = _combine(new, current.model, current.taxonomy.theme_ids)
+    model = _combine(new, shipped, current.taxonomy.theme_ids)
     before = evaluate_engine(current, heldout)
     after = evaluate_engine(current.with_model(model), heldout)
     model.metadata.update({

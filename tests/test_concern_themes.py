@@ -282,13 +282,18 @@ def test_no_theme_applies_removes_every_theme_and_counts_as_reviewed(
     assert ("nepotism_favouritism", "removed") in statuses
     assert ("patient_safety", "removed") in statuses
     assert reviewed == 1
+    # A second press (a double click, a stale tab) changes nothing and is not audited again.
+    assert staff.post(f"/staff/cases/{ref}/themes/none",
+                      data={"csrf_token": csrf_token(page)}).status_code == 302
+    assert state() == (on, statuses, reviewed)
     with database.session() as db:
         details = db.scalars(select(AuditEvent.detail).where(
             AuditEvent.action == "case.theme", AuditEvent.target == f"case:{ref}")
             .order_by(AuditEvent.id)).all()
         actors = set(db.scalars(select(AuditEvent.actor).where(
             AuditEvent.action == "case.theme", AuditEvent.target == f"case:{ref}")))
-    assert details == ["patient_safety:confirmed", "none:reviewed"]
+    assert details == ["patient_safety:confirmed",
+                       "none:reviewed removed=nepotism_favouritism,patient_safety"]
     assert actors == {f"staff:{guardian.id}"}
 
     # Removing a theme again keeps the record; confirming one clears it, and the case stays
@@ -429,6 +434,16 @@ def test_retraining_stores_a_sealed_model_that_the_next_submission_uses(
         for word in {w.strip(".,'") for w in text.split() if len(w) > 5}:
             assert word.encode() not in stored.model_sealed
     assert RARE.lower()[:5] not in json.dumps(model.to_json())
+    # Adapted from the shipped model, not trained from these cases alone.
+    shipped = core.themes.shipped_model()
+    assert shipped is not None and set(shipped.vocabulary) <= set(model.vocabulary)
+    assert model.metadata["prior"]["examples"] == shipped.metadata["examples"]  # type: ignore[index]
+    # Retraining again starts from the shipped model again, not from the retrained one.
+    page = staff.get("/staff/retrain").data.decode()
+    staff.post("/staff/retrain", data={"csrf_token": csrf_token(page)})
+    with database.session() as db:
+        newest = core.themes.engine(db, settings).model
+    assert newest is not None and newest.metadata["prior"]["examples"] == shipped.metadata["examples"]  # type: ignore[index]
 
     submit_concern(client, NEPOTISM)
     _ref, rows = _newest(database)

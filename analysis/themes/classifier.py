@@ -282,11 +282,13 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
           prior: ThemeModel | None = None) -> ThemeModel:
     """A model trained on ``examples`` for ``themes`` (default: the taxonomy's themes).
 
-    With a ``prior`` model, training starts from its weights and the L2 penalty pulls towards
-    them instead of towards zero (a Gaussian prior centred on the prior model): a few dozen of a
-    trust's reviewed cases then adjust the shipped model to the trust's words instead of
-    replacing a model learnt from a thousand comments. The prior's features are all kept; new
-    ones still need ``min_count`` training comments.
+    With a ``prior`` model, training starts from its weights and biases and the L2 penalty pulls
+    towards them instead of towards zero (a Gaussian prior centred on the prior model): a few
+    dozen of a trust's reviewed cases then adjust the shipped model to the trust's words instead
+    of replacing a model learnt from two thousand comments. The prior's features are all kept,
+    but only those in at least ``min_count`` training comments may move: a prior feature met in
+    one case keeps the prior's weights, so no weight carries what a single case said. New
+    features need ``min_count`` training comments, as without a prior.
 
     Every theme needs at least one positive and one negative example, else ModelError. Training
     is deterministic: the same examples and options give the same model.
@@ -330,6 +332,9 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     n_features, n_themes = len(names), len(theme_list)
     penalty = np.array([options.l2 * (_RULE_PENALTY if name.startswith(RULE_PREFIX) else 1.0)
                         for name in names]).reshape(n_features, 1)
+    # Features below min_count (prior features only) do not move from the prior's weights.
+    movable = np.array([counts[name] >= options.min_count for name in names],
+                       dtype=np.float64).reshape(n_features, 1)
 
     sample_weight = np.where(y > 0, ((n - positives) / positives) ** options.positive_weight, 1.0)
     centre = np.zeros((n_features, n_themes))
@@ -342,6 +347,8 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
                 column = prior.themes.index(theme)
                 centre[prior_rows, t] = prior.weights[prior_ids, column]
                 bias[t] = prior.bias[column]
+    bias_centre = bias.copy()
+    bias_penalty = options.l2 if prior is not None else 0.0
     weights = centre.copy()
     moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros(n_themes), np.zeros(n_themes)]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -355,7 +362,8 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
         for t in range(n_themes):
             grad_w[:, t] = np.bincount(cols, weights=error[rows, t] * values, minlength=n_features)
         grad_w += penalty * (weights - centre)
-        grad_b = error.sum(axis=0)
+        grad_w *= movable
+        grad_b = error.sum(axis=0) + bias_penalty * (bias - bias_centre)
         for k, (param, grad) in enumerate(((weights, grad_w), (bias, grad_b))):
             m, v = moments[2 * k], moments[2 * k + 1]
             m *= beta1

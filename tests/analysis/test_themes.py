@@ -3,6 +3,8 @@ emerging phrases, the supervised layer's train/save/load, and the held-out regre
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -38,9 +40,10 @@ DEV3 = "dev3"
 DEV4 = "dev4"
 HELDOUT4 = "heldout4"
 DEVELOPMENT = (DEV, DEV2, DEV3, DEV4, "dev5", "dev6", "dev7", "dev8")
-# Measured once on heldout4 with the shipped taxonomy and model (2026-11-26): macro F1 0.863. The
-# engine is deterministic; the floor leaves a little room for small edits. heldout4 must not be
-# used to tune: a change that lowers it is a regression.
+# Measured once on heldout4 after round 4 of tuning (2026-11-26): macro F1 0.863; 0.860 after the
+# review's precision fixes, made without looking at it. The engine is deterministic; the floor
+# leaves a little room for small edits. heldout4 must not be used to tune: a change that lowers
+# it is a regression.
 HELDOUT4_MACRO_F1_FLOOR = 0.84
 # The development splits are training data (in-sample macro F1 in tests/data/README.md): floors
 # that check that edits made for new phrasings do not lose what the engine already gets right.
@@ -265,6 +268,89 @@ def test_emerging_phrases_of_nothing_is_empty(rules: ThemeEngine) -> None:
     assert emerging_phrases([("1", "")], matcher=rules.matcher) == []
 
 
+# Made-up ordinary comments that share words with the patterns (a fresh-eyes review of round 4
+# found generic patterns assigning themes to all but one of them): no rule may fire on any.
+ORDINARY_COMMENTS = [
+    'The consultant told mum the scan was normal.',
+    'Mum was with the consultant when the baby was born.',
+    'I asked for the shift so I could go and see my mum.',
+    'Nurses look after their own patients on this ward.',
+    'This is related to the new IT system.',
+    'The HCAs help with washing and grooming in the mornings.',
+    'The invite only came through yesterday.',
+    'We had the same group for the induction week.',
+    'The handover was not bad this time.',
+    'The lift broke for the third time this month.',
+    'The meeting went ahead without us because of the snow.',
+    'The patient was never moved up the bed properly, so we got a slide sheet.',
+    'We waited two years for that service to open and it is brilliant.',
+    'Bank staff never get any pay enhancements for nights.',
+    'Can someone cover the last one next time?',
+    'The wound was stitched up in ED.',
+    'The bay closed within 48 hours because of norovirus.',
+    'The clinic is supposed to open at eight.',
+    'Estates told us they would get it fixed.',
+    'We made a care plan for the family.',
+    'I sent an email to two managers about the parking.',
+    'Everyone gets to see the rota six weeks ahead.',
+    'Could the canteen stay open longer on nights?',
+    'Annual leave is agreed in advance with the coordinator.',
+    'I found out when my shift started that we had a new starter.',
+    'We advertise every post here, even acting up.',
+    'We always have an external panel member and it feels fair.',
+    'Our posts stay on NHS Jobs for 14 days.',
+    'Many of our patients speak little English so we use interpreters.',
+    'She was discharged back home with a care package.',
+    'We fill in the hospital passport for patients with a learning disability.',
+    'The two insulin pens look the same, which worries me.',
+    'We work closely with local staff from the council.',
+    'Have you seen people using the new car park?',
+    'The new e-learning helps you a lot.',
+    "I'm Black and my manager has always supported my career.",
+    'My name badge has an issue with the printer.',
+    'We have been hit by the winter pressures like everyone.',
+    'Things kicked off at handover but it was sorted quickly.',
+    'Everyone should raise their voice about safety, the campaign says.',
+    'The staff laugh together a lot, great atmosphere.',
+    'It is awful to see staff so tired.',
+    "I was thrown onto nights at a day's notice.",
+    'Nobody at the trust knows where the keys are.',
+    'Nurses who moved to the trust last year have settled in well.',
+    'I came into work and it was me and one HCA.',
+    'Please do not share patient identifiable information by email.',
+    'I will get back to her about the rota.',
+    'The ward has got a great reputation.',
+    'I know how it goes with the new system.',
+    'Please put your name on it before it goes in the fridge.',
+    'She has since been moved to ICU and loves it.',
+    'Everyone knows everyone in a small hospital like ours.',
+    'Falls in the last quarter have dropped.',
+    'CD checks are completed twice a day.',
+    'I have 300 unread emails.',
+    'My emails went unacknowledged for a week.',
+    'My post was downgraded in the restructure and I accepted it.',
+    "I can't get home safely after a late shift without a bus.",
+    'Obs were marked as done on the new system.',
+    'My operation was postponed again.',
+    'Thank you for this short survey.',
+    'There is a lack of support for us with the new IT system.',
+    'The car park is for the whole trust.',
+    'We always work bank holidays on a rota.',
+    'Ten people came down with flu.',
+    'They took away our staff room.',
+    'The canteen hours were reduced.',
+    'Please fill in the gaps on the form.',
+    'The vacant post was advertised openly and I got it.',
+    'More staff completed their training this year.',
+    'I actually get my breaks now.',
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_COMMENTS)
+def test_ordinary_comments_trigger_no_rule(rules: ThemeEngine, text: str) -> None:
+    assert theme_ids(rules, text) == set()
+
+
 # --- supervised layer ------------------------------------------------------------------------------
 
 
@@ -316,6 +402,22 @@ def test_training_from_a_prior_adapts_it_without_forgetting(rules: ThemeEngine,
     assert probability(cold, known) < probability(adapted, known) - 0.2
     assert set(base.vocabulary) <= set(adapted.vocabulary)
     assert adapted.metadata["prior"]["examples"] == base.metadata["examples"]
+    # A prior feature met in fewer than min_count of the cases keeps the prior's weight exactly:
+    # no weight can carry what one case said. "canteen" is in all six negatives and moves.
+    once = [LabelledExample("once", "The wombat rota was mentioned at appraisal.",
+                            frozenset({"bullying_harassment"}))]
+    adapted = train(local + once, matcher=rules.matcher, themes=theme, prior=base,
+                    options=TrainingOptions(min_count=3))
+    column = base.themes.index("bullying_harassment")
+
+    def weight(model: ThemeModel, name: str) -> float:
+        return float(model.weights[model.vocabulary[name], model.themes.index("bullying_harassment")])
+
+    assert "apprais" in base.vocabulary
+    assert weight(adapted, "apprais") == float(base.weights[base.vocabulary["apprais"], column])
+    # The bias is pulled towards the prior's too: cases that are half bullying do not make
+    # bullying look common everywhere.
+    assert abs(float(adapted.bias[0]) - float(base.bias[column])) < 0.5
 
 
 @pytest.mark.parametrize(
@@ -374,6 +476,17 @@ def test_development_macro_f1_stays_above_its_floor(engine: ThemeEngine, example
     assert rows
     evaluation = evaluate_engine(engine, rows)
     assert evaluation.macro_f1 >= DEVELOPMENT_MACRO_F1_FLOORS[split], format_report(evaluation, split)
+
+
+def test_heldout4_is_unchanged(examples: list[LabelledExample]) -> None:
+    """heldout4 is the text the engine was measured on once: an edit to its rows (or labels)
+    would make the recorded figure meaningless. The digest is the one recorded in
+    tests/data/README.md when the rows were appended, before round 4 of tuning."""
+    with LABELLED.open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == HELDOUT4]
+    joined = "\n".join("\t".join((r["id"], r["text"], r["themes"])) for r in rows)
+    assert hashlib.sha256(joined.encode("utf-8")).hexdigest() == (
+        "b3c339a1a1344d35d368a9e6864fd1ed0f92ab1a53274059d1b712e1669cb8b2")
 
 
 def test_heldout4_macro_f1_stays_above_the_floor(engine: ThemeEngine,
