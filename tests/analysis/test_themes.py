@@ -39,11 +39,11 @@ DEV2 = "dev2"
 DEV3 = "dev3"
 DEV4 = "dev4"
 HELDOUT4 = "heldout4"
-DEVELOPMENT = (DEV, DEV2, DEV3, DEV4, "dev5", "dev6", "dev7", "dev8")
-# Measured once on heldout4 after round 4 of tuning (2026-11-26): macro F1 0.863; 0.860 after the
-# review's precision fixes, made without looking at it. The engine is deterministic; the floor
-# leaves a little room for small edits. heldout4 must not be used to tune: a change that lowers
-# it is a regression.
+DEVELOPMENT = (DEV, DEV2, DEV3, DEV4, "dev5", "dev6", "dev7", "dev8", "dev9")
+# Measured once on heldout4 after round 4 of tuning (2026-11-26): macro F1 0.863; 0.862 for the
+# shipped engine after precision fixes made from made-up ordinary comments, not from heldout4.
+# The engine is deterministic; the floor leaves a little room for small edits. heldout4 must not
+# be used to tune: a change that lowers it is a regression.
 HELDOUT4_MACRO_F1_FLOOR = 0.84
 # The development splits are training data (in-sample macro F1 in tests/data/README.md): floors
 # that check that edits made for new phrasings do not lose what the engine already gets right.
@@ -476,6 +476,16 @@ def test_development_macro_f1_stays_above_its_floor(engine: ThemeEngine, example
     assert rows
     evaluation = evaluate_engine(engine, rows)
     assert evaluation.macro_f1 >= DEVELOPMENT_MACRO_F1_FLOORS[split], format_report(evaluation, split)
+
+
+def test_ordinary_development_comments_rarely_get_a_theme(engine: ThemeEngine,
+                                                         examples: list[LabelledExample]) -> None:
+    """dev9: 250 ordinary comments in the themes' vocabulary, none with a theme (in-sample: 4 get
+    one). A floor on false alarms where macro F1 means nothing."""
+    ordinary = [e for e in examples if e.split == "dev9"]
+    assert len(ordinary) == 250 and not any(e.themes for e in ordinary)
+    tagged = [e.text for e in ordinary if engine.themes(e.text)]
+    assert len(tagged) <= 8, tagged
 
 
 def test_heldout4_is_unchanged(examples: list[LabelledExample]) -> None:
