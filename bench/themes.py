@@ -17,7 +17,7 @@
 
 Run: ``.venv/bin/python bench/themes.py [--n 1000000] [--seed 7] [--core 0]``.
 
-Measured 2026-11-26 with the round 4 taxonomy and model (2,173 training comments, 6,700
+Measured 2026-11-26 with the round 4 taxonomy and model (2,173 training comments, 7,239
 features), 1,000,000 comments per pass, 2-core VM: NLTK's VADER 126 us/comment; theme matching
 (rules + model) 92 us (0.73x); rules alone 51 us (0.40x); whole pipeline with tone 175 us (1.39x),
 183 us with the JSON line (1.46x); peak RSS 67 MiB for every theme pass (flat). Round 3's engine
