@@ -80,6 +80,7 @@ _RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 _WORD: Final = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019-])*")
 """A word: letters (any alphabet, so "Conceição" is one word), inner apostrophes and hyphens."""
 _POSSESSIVE: Final = re.compile(r"(?:'|\u2019)s$")
+_PARTS: Final = re.compile(r"[-'\u2019]")
 _CONTRACTION: Final = re.compile(r"(?:'|\u2019)(?:s|ve|ll|re|d|m|t)$", re.IGNORECASE)
 _DETERMINERS: Final = frozenset({"The", "A", "An", "This", "That", "Our", "My", "Each", "Every", "Any",
                                  "Their", "Your", "Her", "His", "On", "In", "To", "From", "At"})
@@ -151,22 +152,20 @@ class Redactor:
         return self._redact_names(text)
 
     def _non_name(self, word: str) -> bool:
-        """A known non-name, an acronym ("HCAs") or a hyphenated word with one ("UK-trained")."""
+        """A known non-name, or a word with a part that is one or an acronym ("HCAs",
+        "UK-trained")."""
         return word in self._lists.not_names or any(
-            part in self._lists.not_names or sum(1 for c in part if c.isupper()) >= 2
-            for part in re.split(r"[-'\u2019]", word))
+            self._non_name_part(part) for part in _PARTS.split(word))
+
+    def _non_name_part(self, part: str) -> bool:
+        return part in self._lists.not_names or sum(1 for c in part if c.isupper()) >= 2
 
     def _not_english(self, word: str) -> bool:
         """True if no part of ``word`` (split at hyphens and apostrophes, after a contraction such
         as "'ve") is an English word, a known non-name or an acronym ("HCAs", "MSc", "UK")."""
-        parts = [p for p in re.split(r"[-'\u2019]", _CONTRACTION.sub("", word)) if len(p) > 1]
-        known = self._lists.common_words
-
-        def ordinary(part: str) -> bool:
-            return (sum(1 for c in part if c.isupper()) >= 2 or part.lower() in known
-                    or part in self._lists.not_names)
-
-        return bool(parts) and not any(ordinary(p) for p in parts)
+        parts = [p for p in _PARTS.split(_CONTRACTION.sub("", word)) if len(p) > 1]
+        return bool(parts) and not any(
+            self._non_name_part(p) or p.lower() in self._lists.common_words for p in parts)
 
     def _redact_names(self, text: str) -> str:
         lists = self._lists
