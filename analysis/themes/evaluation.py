@@ -165,26 +165,16 @@ def format_report(evaluation: Evaluation, title: str = "") -> str:
     lines.append(f"macro F1 {evaluation.macro_f1:.3f}   micro F1 {evaluation.micro_f1:.3f}   "
                  f"comments {evaluation.comments}   all themes right {evaluation.exact}")
     lines.append("")
-    lines.append("Missed (labelled, not assigned) -> what was assigned instead:")
-    any_missed = False
-    for theme in evaluation.themes:
-        counter = evaluation.missed.get(theme)
-        if counter:
-            any_missed = True
-            lines.append(f"  {theme} ({evaluation.counts[theme].fn}): "
-                         + ", ".join(f"{other} {n}" for other, n in counter.most_common()))
-    if not any_missed:
-        lines.append("  none")
-    lines.append("False alarms (assigned, not labelled) -> what the comment was labelled:")
-    any_false = False
-    for theme in evaluation.themes:
-        counter = evaluation.false_alarms.get(theme)
-        if counter:
-            any_false = True
-            lines.append(f"  {theme} ({evaluation.counts[theme].fp}): "
-                         + ", ".join(f"{other} {n}" for other, n in counter.most_common()))
-    if not any_false:
-        lines.append("  none")
+    for title, table, count in (
+        ("Missed (labelled, not assigned) -> what was assigned instead:", evaluation.missed, "fn"),
+        ("False alarms (assigned, not labelled) -> what the comment was labelled:",
+         evaluation.false_alarms, "fp"),
+    ):
+        lines.append(title)
+        rows = [f"  {theme} ({getattr(evaluation.counts[theme], count)}): "
+                + ", ".join(f"{other} {n}" for other, n in table[theme].most_common())
+                for theme in evaluation.themes if table.get(theme)]
+        lines.extend(rows or ["  none"])
     pairs: Counter[tuple[str, str]] = Counter()
     for theme, counter in evaluation.missed.items():
         for other, n in counter.items():

@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import gzip
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from analysis.themes.errors import ThemeError
-from analysis.themes.taxonomy import CONFIG_DIR
+from analysis.themes.taxonomy import CONFIG_DIR, read_toml
 
 DEFAULT_REDACTION_LISTS: Final = CONFIG_DIR / "redaction.toml"
 ENGLISH_WORDS_FILE: Final = "english_words.txt.gz"
@@ -103,12 +102,7 @@ class RedactionLists:
 def read_redaction_lists(path: Path | str | None = None) -> RedactionLists:
     """The lists in the TOML file at ``path`` (default `DEFAULT_REDACTION_LISTS`)."""
     file = Path(path) if path is not None else DEFAULT_REDACTION_LISTS
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ThemeError(f"cannot read redaction lists {file}: {e.strerror}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ThemeError(f"redaction lists {file} are not valid TOML: {e}") from e
+    data = read_toml(file, "redaction lists")
 
     def words(key: str) -> frozenset[str]:
         value = data.get(key, [])

@@ -43,11 +43,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from analysis.themes.errors import TaxonomyError
+from analysis.themes.errors import TaxonomyError, ThemeError
 from analysis.themes.text import Stemmer
 
 CONFIG_DIR: Final = Path(__file__).resolve().parents[2] / "config" / "themes"
 DEFAULT_TAXONOMY: Final = CONFIG_DIR / "taxonomy.toml"
+
+
+def read_toml(file: Path, what: str, error: type[ThemeError] = ThemeError) -> dict[str, object]:
+    """The TOML file ``file`` as a dict; ``error`` naming ``what`` if it is unreadable or not TOML."""
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise error(f"cannot read {what} {file}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{what} {file} are not valid TOML: {e}") from e
 
 _THEME_ID: Final = re.compile(r"[a-z][a-z0-9_]*\Z")
 _WORD: Final = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*\Z")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final, Literal, Protocol
@@ -25,7 +24,7 @@ from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
 )
 
 from analysis.themes.errors import ThemeError
-from analysis.themes.taxonomy import CONFIG_DIR
+from analysis.themes.taxonomy import CONFIG_DIR, read_toml
 from analysis.themes.text import MAX_CHARACTERS
 
 DEFAULT_TONE_OVERRIDES: Final = CONFIG_DIR / "tone.toml"
@@ -75,12 +74,7 @@ def read_vader_lexicon(path: Path | str | None = None) -> dict[str, float]:
 def read_overrides(path: Path | str | None = None) -> tuple[dict[str, float], dict[str, float]]:
     """``(lexicon, phrases)`` from a tone override TOML file (default `DEFAULT_TONE_OVERRIDES`)."""
     file = Path(path) if path is not None else DEFAULT_TONE_OVERRIDES
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ToneError(f"cannot read tone overrides {file}: {e.strerror}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ToneError(f"tone overrides {file} are not valid TOML: {e}") from e
+    data = read_toml(file, "tone overrides", ToneError)
     tables: list[dict[str, float]] = []
     for name in ("lexicon", "phrases"):
         table = data.get(name, {})
