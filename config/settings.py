@@ -42,7 +42,7 @@ class KdfProfile:
 
     @classmethod
     def production(cls) -> KdfProfile:
-        return cls("production", argon2_memory_kib=64 * 1024, argon2_iterations=3, scrypt_n=2**14)
+        return cls("production", argon2_memory_kib=128 * 1024, argon2_iterations=3, scrypt_n=2**14)
 
     @classmethod
     def fast(cls) -> KdfProfile:
@@ -111,6 +111,20 @@ class Settings:
     min_cell_size: int = 11
     # Representative quotes come only from groups with at least this many comments.
     comment_threshold: int = 11
+    # Unlinkable records (survey responses, concern analytics) are written in shuffled batches
+    # of at least this many (0: the minimum cell size).
+    record_batch: int = 0
+    # Where `speakup audit checkpoint` appends the audit chain's head, outside the database
+    # (None: instance_dir / "audit-checkpoints.log").
+    audit_checkpoint_file: Path | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return max(2, self.record_batch or self.min_cell_size)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_file or self.instance_dir / "audit-checkpoints.log"
 
     @property
     def testing(self) -> bool:
@@ -224,4 +238,7 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
         staff_idle_minutes=_int(env_vars, "SPEAKUP_STAFF_IDLE_MINUTES", 30),
         min_cell_size=_int(env_vars, "SPEAKUP_MIN_CELL_SIZE", 11),
         comment_threshold=_int(env_vars, "SPEAKUP_COMMENT_THRESHOLD", 11),
+        record_batch=_int(env_vars, "SPEAKUP_RECORD_BATCH", 0),
+        audit_checkpoint_file=(Path(env_vars["SPEAKUP_AUDIT_CHECKPOINT_FILE"])
+                               if env_vars.get("SPEAKUP_AUDIT_CHECKPOINT_FILE") else None),
     )

@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     WSGI entry point hands every path outside ``/staff`` to the anonymous app.
     """
     settings = settings or load_settings()
-    database = database or Database(settings.database_url)
+    database = database or Database.from_settings(settings)
     source = create_source_app(settings, database)
     staff = create_staff_app(settings, database)
     staff.extensions["speakup.source_app"] = source

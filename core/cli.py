@@ -43,7 +43,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
     from core.migrate import upgrade
 
-    revision = upgrade(database().engine)
+    revision = upgrade(database().engine, settings())
     click.echo(f"Database schema is at the latest version ({revision}).")
 
 
@@ -141,6 +141,8 @@ def purge() -> None:
     with database().session() as db:
         result = purge_cases(db, settings=settings())
         accounts.purge_sessions(db, settings=settings())
+    with database().session() as db:
+        audit.write_checkpoint(db, settings().checkpoint_path)
     click.echo(f"Purged {result.concerns} closed case(s) and "
                f"{result.submission_tokens} old submission token(s).")
 
@@ -177,15 +179,33 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """Check the hash chain; exit 1 if any row was edited, removed or re-ordered."""
+    """Check the keyed chain and the checkpoints written outside the database; exit 1 if any
+    row was edited, forged, removed or re-ordered."""
+    path = settings().checkpoint_path
     with database().session() as db:
-        report = audit.verify_chain(db)
+        try:
+            report = audit.verify_chain(db, audit.read_checkpoints(db, path))
+        except audit.AuditError as e:
+            click.echo(f"Audit checkpoints BROKEN: {e}", err=True)
+            sys.exit(1)
     if report.ok:
-        click.echo(f"Audit log intact: {report.checked} event(s) checked.")
+        click.echo(f"Audit log intact: {report.checked} event(s) checked against "
+                   f"{report.checkpoints} checkpoint(s) in {path}.")
     else:
-        click.echo(f"Audit log BROKEN at event {report.first_bad_id}: {report.problem}. "
+        where = f" at event {report.first_bad_id}" if report.first_bad_id is not None else ""
+        click.echo(f"Audit log BROKEN{where}: {report.problem}. "
                    f"{report.checked} event(s) before it are intact.", err=True)
         sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Append the chain's head to the checkpoint file (run from a timer; ship the file away)."""
+    path = settings().checkpoint_path
+    with database().session() as db:
+        point = audit.write_checkpoint(db, path)
+    click.echo(f"Checkpoint at event {point.seq} written to {path}." if point
+               else "The audit log is empty: no checkpoint written.")
 
 
 @click.group("escrow", cls=AppGroup)
@@ -358,7 +378,7 @@ def _make_app() -> Flask:
         # Development databases follow the code: no separate migrate step to forget.
         from core.migrate import upgrade
 
-        upgrade(app.extensions["speakup.database"].engine)
+        upgrade(app.extensions["speakup.database"].engine, app.extensions["speakup.settings"])
     return app
 
 

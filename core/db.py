@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from config.settings import Settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -39,6 +41,9 @@ def today() -> date:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is off: every transaction is begun by
+    # `_sqlite_begin`, as BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -48,12 +53,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    """Every SQLite transaction takes the write lock when it starts.
+
+    With the driver's deferred transactions a request that reads and then writes can find the
+    database changed under it and fail at once with "database is locked" (no wait), and two
+    requests can both read the audit chain's last row before either writes. BEGIN IMMEDIATE makes
+    them queue (up to the busy timeout) instead: SQLite has one writer at a time anyway, so a
+    trust with more than a handful of guardians acting at once belongs on PostgreSQL.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """The engine and session factory for one database URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"future": True}
+        # Never put query parameters (case references, digests, staff ids) into exception
+        # messages, which can end up in logs.
+        kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
@@ -61,7 +80,18 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        # Sessions carry the audit chain's key (derived from a server secret, never stored).
+        info = {"audit_key": audit_key} if audit_key is not None else {}
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database the settings name, with the audit key derived from the staff secret."""
+        from core.encryption import server_key
+
+        return cls(settings.database_url,
+                   audit_key=server_key(settings.staff_secret, "audit-chain"))
 
     @property
     def is_sqlite(self) -> bool:

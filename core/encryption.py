@@ -14,6 +14,10 @@ Design (after GlobaLeaks and SecureDrop):
 * A receipt (eight words, 88 bits) derives with scrypt, under two different salts, the lookup
   value the server stores and the key that opens the reporter's copy of the concern key. The
   receipt itself is never stored.
+* Secrets that are not in the database (the server secrets of `config.settings`) key what a
+  database writer must not be able to forge or test offline: MACs binding each public key to its
+  owner (`bind_public_key`), the audit chain, the password pepper, invitation-code digests and
+  the outer seal of unlinkable records. Each purpose has its own HKDF label (`server_key`).
 
 Plaintext is handled as ``bytes`` in memory only; this module never writes or logs anything.
 """
@@ -21,6 +25,7 @@ Plaintext is handled as ``bytes`` in memory only; this module never writes or lo
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -96,6 +101,51 @@ def derive_subkey(secret: bytes, label: str, length: int = KEY_BYTES) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=length, salt=None, info=f"speakup/{label}".encode()
     ).derive(secret)
+
+
+@functools.lru_cache(maxsize=64)
+def server_key(secret: bytes, purpose: str) -> bytes:
+    """The key for one purpose derived from a server secret (cached: derived once per process).
+
+    Purposes in use: ``key-binding``, ``audit-chain``, ``password-pepper``, ``survey-code``,
+    ``records`` (the outer seal of unlinkable records), ``pow`` (proof-of-work challenges),
+    ``rate-limit`` (digests of rate-limit keys).
+    """
+    return derive_subkey(secret, f"server/{purpose}")
+
+
+def mac(key: bytes, *parts: bytes | str) -> bytes:
+    """HMAC-SHA256 over ``parts``, each length-prefixed so no two part lists collide."""
+    h = hmac.new(key, digestmod=hashlib.sha256)
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(4, "big"))
+        h.update(data)
+    return h.digest()
+
+
+def mac_matches(key: bytes, expected: bytes | None, *parts: bytes | str) -> bool:
+    """Whether ``expected`` is the MAC of ``parts`` (constant time; None never matches)."""
+    return expected is not None and hmac.compare_digest(mac(key, *parts), expected)
+
+
+def bind_public_key(binding_key: bytes, owner: str, public: bytes) -> bytes:
+    """A MAC tying ``public`` to ``owner`` (``staff:ID`` or ``org:NAME``).
+
+    Stored next to the key and checked every time something is sealed to it: a database writer
+    who swaps in their own key cannot make a valid MAC without the server secret.
+    """
+    return mac(binding_key, "speakup/public-key", owner, public)
+
+
+def public_key_bound(binding_key: bytes, owner: str, public: bytes, binding: bytes | None) -> bool:
+    return mac_matches(binding_key, binding, "speakup/public-key", owner, public)
+
+
+def fingerprint(public: bytes) -> str:
+    """A public key's fingerprint for people to compare: 16 hex digits in groups of four."""
+    digest = hashlib.sha256(b"speakup/fingerprint" + public).hexdigest()[:16].upper()
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 # --- public-key sealing of concern keys ------------------------------------------------------
@@ -176,24 +226,30 @@ class PasswordKeys:
     wrapping_key: bytes
 
 
-def derive_password_keys(password: str, salt: bytes, profile: KdfProfile) -> PasswordKeys:
+def derive_password_keys(password: str, salt: bytes, profile: KdfProfile,
+                         pepper: bytes | None = None) -> PasswordKeys:
     """Argon2id over the password; the first half verifies it, the second unwraps keys.
 
     The stored verifier reveals nothing about the wrapping key: both are independent output
-    blocks of the same memory-hard derivation.
+    blocks of the same memory-hard derivation. With a ``pepper`` (a server key that is not in the
+    database) the password is first keyed with HMAC, so a stolen database alone cannot be used to
+    test password guesses offline. ``pepper=None`` is the first release's derivation, kept only
+    to sign in accounts not yet moved to the peppered one.
     """
+    data = password.encode("utf-8")
+    if pepper is not None:
+        data = hmac.new(pepper, data, hashlib.sha256).digest()
     raw = Argon2id(
         salt=salt, length=2 * KEY_BYTES, iterations=profile.argon2_iterations, lanes=1,
         memory_cost=profile.argon2_memory_kib,
-    ).derive(password.encode("utf-8"))
+    ).derive(data)
     return PasswordKeys(verifier=raw[:KEY_BYTES], wrapping_key=raw[KEY_BYTES:])
 
 
-def verify_password(password: str, salt: bytes, verifier: bytes, profile: KdfProfile) -> (
-    PasswordKeys | None
-):
+def verify_password(password: str, salt: bytes, verifier: bytes, profile: KdfProfile,
+                    pepper: bytes | None = None) -> PasswordKeys | None:
     """The derived keys if ``password`` matches ``verifier``, else None (constant time)."""
-    keys = derive_password_keys(password, salt, profile)
+    keys = derive_password_keys(password, salt, profile, pepper)
     return keys if hmac.compare_digest(keys.verifier, verifier) else None
 
 
@@ -290,3 +346,15 @@ def token_digest(token: str) -> bytes:
 def token_key(token: str) -> bytes:
     """A key derived from a random high-entropy token (independent of its digest)."""
     return derive_subkey(token.encode(), "token-key")
+
+
+def keyed_digest(key: bytes, value: str) -> bytes:
+    """HMAC-SHA256 of ``value``: a digest nobody without ``key`` can compute from a guess
+    (invitation codes, pseudonymous ids, rate-limit keys)."""
+    return hmac.new(key, value.encode(), hashlib.sha256).digest()
+
+
+def new_id() -> str:
+    """A random row identifier (128 bits, hex): ids on the anonymous side say nothing about
+    when or in which order rows were written."""
+    return secrets.token_hex(16)

@@ -79,8 +79,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.database_url)
-    upgrade(database.engine)
+    database = Database.from_settings(settings)
+    upgrade(database.engine, settings)
     yield database
     database.dispose()
 
