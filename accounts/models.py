@@ -22,16 +22,26 @@ class StaffUser(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    # Argon2id(password, salt) -> verifier (stored) and wrapping key (never stored).
+    # Argon2id(HMAC(pepper, password), salt) -> verifier (stored) and wrapping key (never
+    # stored). ``password_kdf``: "peppered" (128 MiB with the server pepper) or "v1" (the first
+    # release's 64 MiB without pepper, upgraded at the next successful sign-in).
     password_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     password_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
-    # X25519 key pair; the private half only ever stored wrapped.
+    password_kdf: Mapped[str] = mapped_column(String(12), default="peppered")
+    # X25519 key pair; the private half only ever stored wrapped. ``public_key_binding`` is a
+    # MAC under a server secret tying the key to this account: nothing is sealed to a public key
+    # whose MAC fails, so a database writer cannot substitute their own key.
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    public_key_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
     private_key_by_password: Mapped[bytes] = mapped_column(LargeBinary)
     recovery_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     private_key_by_recovery: Mapped[bytes] = mapped_column(LargeBinary)
-    # TOTP secret sealed under a key derived from the staff server secret.
+    # The TOTP secret sealed under a key derived from the password (so neither the database
+    # nor the server's own secrets open it), and a copy sealed to the account's public key for
+    # recovery and password changes. "v1" rows still hold the first release's copy sealed under
+    # the staff secret, re-sealed at the next sign-in.
     totp_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    totp_secret_by_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     totp_last_counter: Mapped[int] = mapped_column(Integer, default=0)
 
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -44,6 +54,12 @@ class StaffUser(Base):
     @property
     def is_guardian(self) -> bool:
         return self.role == "guardian"
+
+    @property
+    def owner(self) -> str:
+        """What the public key's binding MAC names: the role too, so a database writer cannot
+        make an EDI lead (or anyone) a guardian who new concerns are sealed to."""
+        return f"{self.role}:{self.email}"
 
 
 class StaffSession(Base):

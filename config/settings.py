@@ -39,6 +39,8 @@ class KdfProfile:
     argon2_memory_kib: int
     argon2_iterations: int
     scrypt_n: int
+    # The first release's Argon2id memory, to sign in accounts not yet upgraded.
+    legacy_argon2_memory_kib: int = 64 * 1024
 
     @classmethod
     def production(cls) -> KdfProfile:
@@ -46,7 +48,8 @@ class KdfProfile:
 
     @classmethod
     def fast(cls) -> KdfProfile:
-        return cls("fast", argon2_memory_kib=8, argon2_iterations=1, scrypt_n=2**4)
+        return cls("fast", argon2_memory_kib=8, argon2_iterations=1, scrypt_n=2**4,
+                   legacy_argon2_memory_kib=8)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Alembic environment: the engine comes from the caller (see core/migrate.py)."""
+"""Alembic environment: the engine (and the settings) come from the caller (core/migrate.py).
+
+On SQLite, foreign keys are switched off while migrating (outside any transaction, as SQLite
+requires) and checked afterwards: rebuilding a table in batch mode would otherwise run ON
+DELETE CASCADE on every row that refers to it.
+"""
 
 from alembic import context
 
@@ -8,10 +13,19 @@ import_models()
 engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection, target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+        render_as_batch=sqlite, compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
     connection.commit()
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
