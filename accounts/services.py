@@ -13,6 +13,8 @@ import pyotp
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from accounts import orgkeys
+from accounts.keys import bind_key, key_is_bound
 from accounts.models import ROLES, StaffSession, StaffUser
 from config.settings import KdfProfile, Settings
 from core import audit
@@ -20,16 +22,13 @@ from core.db import as_utc, utcnow
 from core.encryption import (
     DecryptionError,
     PasswordKeys,
-    bind_public_key,
     derive_password_keys,
     derive_subkey,
-    fingerprint,
     generate_keypair,
     generate_recovery_key,
     new_salt,
     open_sealed,
     open_with_private_key,
-    public_key_bound,
     public_key_of,
     recovery_wrapping_key,
     seal,
@@ -75,11 +74,6 @@ class WeakPasswordError(AccountError):
     pass
 
 
-class KeyBindingError(AccountError):
-    """A stored public key does not carry a valid binding MAC: it was written by someone
-    without the server secret, so nothing may be sealed to it."""
-
-
 @dataclass(frozen=True)
 class NewAccount:
     """Shown once to the person creating the account, never stored in the clear."""
@@ -110,10 +104,6 @@ def _pepper(settings: Settings) -> bytes:
     return server_key(settings.staff_secret, "password-pepper")
 
 
-def _binding_key(settings: Settings) -> bytes:
-    return server_key(settings.staff_secret, "key-binding")
-
-
 def _legacy_totp_key(settings: Settings) -> bytes:
     """The first release sealed TOTP secrets under the staff secret alone (upgraded at sign-in)."""
     return derive_subkey(settings.staff_secret, "totp")
@@ -121,28 +111,6 @@ def _legacy_totp_key(settings: Settings) -> bytes:
 
 def _totp_key(wrapping_key: bytes) -> bytes:
     return derive_subkey(wrapping_key, "totp")
-
-
-def bind_key(user: StaffUser, settings: Settings) -> None:
-    """(Re)compute the MAC that ties the user's public key to their role and email."""
-    user.public_key_binding = bind_public_key(_binding_key(settings), user.owner, user.public_key)
-
-
-def key_is_bound(user: StaffUser, settings: Settings) -> bool:
-    return public_key_bound(_binding_key(settings), user.owner, user.public_key,
-                            user.public_key_binding)
-
-
-def sealable_public_key(user: StaffUser, settings: Settings) -> bytes:
-    """The public key to seal to, after checking its binding MAC; raises
-    :class:`KeyBindingError` (and seals nothing) if a database writer changed it."""
-    if not key_is_bound(user, settings):
-        raise KeyBindingError(f"the public key of staff account {user.id} is not bound")
-    return user.public_key
-
-
-def key_fingerprint(user: StaffUser) -> str:
-    return fingerprint(user.public_key)
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -223,6 +191,7 @@ def create_staff(
     db.add(user)
     db.flush()
     audit.record(db, actor=actor, action="staff.create", target=f"staff:{user.id}", detail=role)
+    orgkeys.on_holder_created(db, user, settings)
     return NewAccount(user=user, totp_secret=totp_secret, recovery_key=recovery_key)
 
 
@@ -349,6 +318,8 @@ def authenticate(
                      detail="the stored public key did not match the private key or its binding")
     if user.password_kdf != KDF_PEPPERED or user.totp_secret_by_key is None:
         _set_password(user, password, private, secret, settings)
+    if user.role == orgkeys.HOLDER_ROLE:
+        orgkeys.share(db, user, private, settings)
     return user, private
 
 

@@ -124,7 +124,9 @@ class Database:
 
 def import_models() -> None:
     """Import every models module so ``Base.metadata`` knows all tables."""
-    import accounts.models  # noqa: F401
-    import core.audit  # noqa: F401
+    import accounts.models
+    import accounts.orgkeys  # noqa: F401
+    import core.audit
+    import core.unlinkable  # noqa: F401
     import speakup.models  # noqa: F401
     import surveys.models  # noqa: F401

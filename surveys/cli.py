@@ -82,7 +82,7 @@ def codes(survey_key: str, wave_label: str, count: int) -> None:
         try:
             survey = services.find_survey(db, survey_key)
             new = services.generate_codes(db, wave_=services.wave(db, survey, wave_label),
-                                          count=count, actor="cli")
+                                          count=count, actor="cli", settings=settings())
         except services.SurveyError as e:
             _fail(str(e))
     out = io.StringIO()
@@ -118,7 +118,8 @@ def close(survey_key: str, wave_label: str) -> None:
     with database().session() as db:
         try:
             survey = services.find_survey(db, survey_key)
-            services.close_wave(db, wave_=services.wave(db, survey, wave_label), actor="cli")
+            services.close_wave(db, wave_=services.wave(db, survey, wave_label), actor="cli",
+                                settings=settings())
         except services.SurveyError as e:
             _fail(str(e))
     click.echo(f"Wave {wave_label!r} is closed.")

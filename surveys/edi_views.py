@@ -130,7 +130,8 @@ def close_wave(survey_id: int, wave_id: int) -> Any:
     survey_ = _survey_or_404(survey_id)
     form = CloseWaveForm()
     if form.validate_on_submit():
-        services.close_wave(db(), wave_=_wave_or_404(survey_, wave_id), actor=_actor())
+        services.close_wave(db(), wave_=_wave_or_404(survey_, wave_id), actor=_actor(),
+                            settings=settings())
         db().commit()
         flash("The wave is closed.", "success")
     return redirect(url_for("edi.survey", survey_id=survey_id))
@@ -143,8 +144,13 @@ def codes(survey_id: int, wave_id: int) -> Any:
     wave_ = _wave_or_404(survey_, wave_id)
     form = CodesForm()
     if form.validate_on_submit():
-        new = services.generate_codes(db(), wave_=wave_, count=form.count.data or 0,
-                                      actor=_actor())
+        try:
+            new = services.generate_codes(db(), wave_=wave_, count=form.count.data or 0,
+                                          actor=_actor(), settings=settings())
+        except services.SurveyError as e:
+            db().rollback()
+            form.count.errors = [str(e)]
+            return _render_survey(survey_, 400, codes_form=form)
         db().commit()
         out = io.StringIO()
         writer = csv.writer(out)

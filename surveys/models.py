@@ -1,8 +1,10 @@
-"""Pulse surveys, their waves, invitation codes and unlinkable responses.
+"""Pulse surveys, their waves and invitation codes.
 
-Unlinkability: an invitation code is stored only as a digest with a used flag; a response row
-has a random id, no reference to any code, and no time finer than its wave. Free-text answers
-are sealed under a key derived from a server secret that is not in the database.
+Responses are not rows of their own: each is an unlinkable record (`core.unlinkable`, stream
+``survey:<wave id>``), sealed, written in shuffled batches, with no id, order or transaction
+shared with the code it spent (which is deleted). Demographic answers are quasi-identifiers, so
+they are sealed with the rest; free-text answers are sealed inside them to the organisation's
+analysis key (`accounts.orgkeys`), which only EDI leads can open.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -57,65 +57,26 @@ class SurveyWave(Base):
     closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # The token in the wave's open link, for informal pulses (None: invitation codes only).
     open_link: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    # Codes issued for the wave (those spent are deleted, so issued minus left were used).
+    codes_issued: Mapped[int] = mapped_column(Integer, default=0)
 
     survey: Mapped[Survey] = relationship(back_populates="waves")
 
 
 class InvitationCode(Base):
-    """A single-use code: its digest and whether it has been used. Nothing else."""
+    """A single-use code, stored as a keyed digest and deleted when spent.
+
+    The digest is an HMAC under a server secret, so whoever holds the printed code list cannot
+    find which codes are still unspent (who has not answered yet) in a copy of the database.
+    ``keyed`` is False only for codes issued by the first release (plain SHA-256). Random ids and
+    a WITHOUT ROWID table: nothing records the order codes were made or spent in.
+    """
 
     __tablename__ = "survey_invitation_codes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    wave_id: Mapped[int] = mapped_column(ForeignKey("survey_waves.id", ondelete="CASCADE"))
-    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    used: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class SurveyResponse(Base):
-    """One person's answers: demographics here, answers in rows below. Random id, no time."""
-
-    __tablename__ = "survey_responses"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     wave_id: Mapped[int] = mapped_column(ForeignKey("survey_waves.id", ondelete="CASCADE"),
                                          index=True)
-    ethnicity: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    band: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    staff_group: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    directorate: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    internationally_educated: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    disability: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    sex: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    age_band: Mapped[str | None] = mapped_column(String(20), nullable=True)
-
-    answers: Mapped[list[SurveyAnswer]] = relationship(cascade="all, delete-orphan")
-    comments: Mapped[list[SurveyComment]] = relationship(cascade="all, delete-orphan")
-
-
-class SurveyAnswer(Base):
-    """A chosen option (one row per option for multiple-choice questions)."""
-
-    __tablename__ = "survey_answers"
-    __table_args__ = (Index("ix_survey_answers_question", "question_id", "value"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    response_id: Mapped[str] = mapped_column(
-        ForeignKey("survey_responses.id", ondelete="CASCADE"), index=True)
-    question_id: Mapped[str] = mapped_column(String(40))
-    value: Mapped[str] = mapped_column(String(40))
-
-
-class SurveyComment(Base):
-    """A free-text answer, sealed; never shown raw (see the theme analysis)."""
-
-    __tablename__ = "survey_comments"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    response_id: Mapped[str] = mapped_column(
-        ForeignKey("survey_responses.id", ondelete="CASCADE"), index=True)
-    question_id: Mapped[str] = mapped_column(String(40))
-    text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    # Theme ids found at ingest (space-separated; never the words) and the comment's tone.
-    themes: Mapped[str] = mapped_column(String(400), default="", server_default="")
-    tone: Mapped[float | None] = mapped_column(Float, nullable=True)
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    keyed: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -23,7 +23,7 @@ def enter_code() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            wave_ = services.wave_for_code(db(), form.code.data or "")
+            wave_ = services.wave_for_code(db(), form.code.data or "", settings())
         except services.SurveyError as e:
             form.code.errors = [str(e)]
         else:

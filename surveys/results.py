@@ -9,18 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import Policy, Population, Release, release
 from analysis.statistics import RatioEstimate, ratio_interval, wilson_interval
 from config.settings import Settings
+from surveys import services
 from surveys.definition import Question, SurveyDefinition, ethnic_group
-from surveys.models import DEMOGRAPHIC_COLUMNS, Survey, SurveyAnswer, SurveyResponse, SurveyWave
+from surveys.models import DEMOGRAPHIC_COLUMNS, Survey, SurveyWave
 from surveys.services import SurveyError, definition_of
 
 WAVE = "wave"
@@ -56,32 +56,36 @@ _populations: OrderedDict[tuple[object, ...], Population] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def population(db: Session, *, survey: Survey, question: Question) -> Population:
+def population(db: Session, *, survey: Survey, question: Question,
+               settings: Settings) -> Population:
     """One question's answers in every released wave, as atoms of every dimension.
 
     Released waves take no more answers, so populations are cached, keyed by the waves and
     their response counts (an import into a wave changes the key).
     """
-    waves = {w.id: w.label for w in released_waves(survey)}
+    waves = released_waves(survey)
     if not waves:
         raise ResultsError("No wave of this survey has closed yet: results appear when a wave "
                            "closes.")
-    sizes = tuple(tuple(row) for row in db.execute(
-        select(SurveyResponse.wave_id, func.count()).where(SurveyResponse.wave_id.in_(waves))
-        .group_by(SurveyResponse.wave_id).order_by(SurveyResponse.wave_id)))
-    key = (str(db.get_bind().url), survey.id, question.id, tuple(sorted(waves.items())), sizes)
+    sizes = services.response_counts(db, waves)
+    key = (str(db.get_bind().url), survey.id, question.id,
+           tuple(sorted((w.id, w.label, sizes[w.id]) for w in waves)))
     with _cache_lock:
         if key in _populations:
             _populations.move_to_end(key)
             return _populations[key]
-    columns = [SurveyResponse.ethnicity, *(getattr(SurveyResponse, c) for c in BREAKDOWN_COLUMNS)]
-    rows = db.execute(
-        select(SurveyResponse.wave_id, *columns, SurveyAnswer.value, func.count())
-        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
-        .where(SurveyResponse.wave_id.in_(waves), SurveyAnswer.question_id == question.id)
-        .group_by(SurveyResponse.wave_id, *columns, SurveyAnswer.value))
-    atoms = [(waves[wave_id], ethnic_group(ethnicity), *values, answer, count)
-             for wave_id, ethnicity, *values, answer, count in rows]
+    tally: Counter[tuple[str | None, ...]] = Counter()
+    for w in waves:
+        for response in services.wave_responses(db, wave_=w, settings=settings):
+            chosen = response.answers.get(question.id)
+            if not chosen:
+                continue
+            d = response.demographics
+            groups = (w.label, ethnic_group(d.get("ethnicity")),
+                      *(d.get(c) for c in BREAKDOWN_COLUMNS))
+            for answer in chosen:
+                tally[(*groups, answer)] += 1
+    atoms = [(*values, count) for values, count in tally.items()]
     built = Population.from_counts(atoms, DIMENSIONS)
     with _cache_lock:
         _populations[key] = built
@@ -91,18 +95,21 @@ def population(db: Session, *, survey: Survey, question: Question) -> Population
 
 
 def wave_sizes(db: Session, *, survey: Survey, settings: Settings) -> dict[int, int | None]:
-    """Responses per wave, through disclosure control (None: hidden, e.g. fewer than k)."""
-    labels = {w.id: w.label for w in survey.waves}
-    if not labels:
-        return {}
-    rows = db.execute(select(SurveyResponse.wave_id, func.count())
-                      .where(SurveyResponse.wave_id.in_(labels))
-                      .group_by(SurveyResponse.wave_id))
-    atoms = [(labels[wave_id], "responded", count) for wave_id, count in rows]
+    """Responses per wave, through disclosure control (None: hidden, e.g. fewer than k).
+
+    Only waves that take no more answers are counted: an open wave's count would change with
+    each answer (its size shows once it closes)."""
+    waves = released_waves(survey)
+    if not waves:
+        return {w.id: None for w in survey.waves}
+    counts = services.response_counts(db, waves)
+    atoms = [(w.label, "responded", counts[w.id]) for w in waves if counts[w.id]]
     table = release(Population.from_counts(atoms, [WAVE]), by=[WAVE], where={},
                     policy=policy(settings), options=["responded"], favourable=[])
     shown = {c.group.get(WAVE): c.n for c in table.cells if c.group}
-    return {wave_id: shown.get(label, 0) for wave_id, label in labels.items()}
+    out: dict[int, int | None] = {w.id: None for w in survey.waves}
+    out.update({w.id: shown.get(w.label, 0) for w in waves})
+    return out
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ def question_results(
     questions = _questions(definition, question_ids)
     out = []
     for q in questions:
-        pop = population(db, survey=survey, question=q)
+        pop = population(db, survey=survey, question=q, settings=settings)
         out.append(QuestionResult(q, release(pop, by=list(by), where=fixed, policy=policy(
             settings), options=list(q.option_ids), favourable=list(q.favourable))))
     return out

@@ -9,37 +9,28 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import logging
+import json
 import re
 import secrets
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from accounts import orgkeys
 from config.settings import Settings
 from config.vocabulary import PREFER_NOT_TO_SAY
-from core import audit
+from core import audit, unlinkable
 from core.db import today
-from core.encryption import derive_subkey, open_sealed, seal, token_digest
+from core.encryption import keyed_digest, new_id, server_key, token_digest
 from core.themes import engine as theme_engine
 from surveys.definition import DefinitionError, SurveyDefinition, parse_definition
-from surveys.models import (
-    DEMOGRAPHIC_COLUMNS,
-    InvitationCode,
-    Survey,
-    SurveyAnswer,
-    SurveyComment,
-    SurveyResponse,
-    SurveyWave,
-)
+from surveys.models import DEMOGRAPHIC_COLUMNS, InvitationCode, Survey, SurveyWave
 
 CODE_GROUPS = 3
-THEMES_LENGTH = 400  # SurveyComment.themes
-
-log = logging.getLogger(__name__)
-
 
 class SurveyError(Exception):
     """Root of survey errors; the message is written for the person who caused it."""
@@ -110,9 +101,8 @@ def save_survey(db: Session, *, definition_text: str, settings: Settings,
         audit.record(db, actor=actor, action="survey.create", target=f"survey:{survey.id}")
         return survey
     old = definition_of(survey, settings)
-    answered = set(db.scalars(
-        select(SurveyAnswer.question_id).join(SurveyResponse)
-        .join(SurveyWave).where(SurveyWave.survey_id == survey.id).distinct()))
+    answered = {qid for w in survey.waves for r in wave_responses(db, wave_=w, settings=settings)
+                for qid in (*r.answers, *(c.question for c in r.comments))}
     for q in old.questions:
         if q.id in answered:
             try:
@@ -153,10 +143,14 @@ def open_wave(db: Session, *, wave_: SurveyWave, open_link: bool, actor: str) ->
     return wave_
 
 
-def close_wave(db: Session, *, wave_: SurveyWave, actor: str) -> SurveyWave:
+def close_wave(db: Session, *, wave_: SurveyWave, actor: str, settings: Settings) -> SurveyWave:
+    """Close a wave: its last pending responses settle (in a batch padded with settled ones)
+    and its unspent codes are deleted, so the database no longer says who did not answer."""
     wave_.status = "closed"
     wave_.closed_on = today()
     wave_.open_link = None
+    unlinkable.settle(db, stream=stream_of(wave_), settings=settings, force=True)
+    db.execute(delete(InvitationCode).where(InvitationCode.wave_id == wave_.id))
     audit.record(db, actor=actor, action="survey.close", target=f"wave:{wave_.id}")
     db.flush()
     return wave_
@@ -166,36 +160,54 @@ def _normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def generate_codes(db: Session, *, wave_: SurveyWave, count: int, actor: str) -> list[str]:
-    """``count`` new single-use codes (60 bits each), returned once and stored as digests."""
+def _code_key(settings: Settings) -> bytes:
+    return server_key(settings.staff_secret, "survey-code")
+
+
+def _code_rows(code: str, settings: Settings) -> ColumnElement[bool]:
+    """The condition matching ``code``'s row: its keyed digest, or (codes issued by the first
+    release) its plain SHA-256 digest."""
+    normal = _normalise_code(code)
+    return or_(InvitationCode.code_digest == keyed_digest(_code_key(settings), normal),
+               (InvitationCode.code_digest == token_digest(normal))
+               & InvitationCode.keyed.is_(False))
+
+
+def generate_codes(db: Session, *, wave_: SurveyWave, count: int, actor: str,
+                   settings: Settings) -> list[str]:
+    """``count`` new single-use codes (60 bits each), returned once and stored as keyed
+    digests."""
     if not 1 <= count <= 100_000:
         raise SurveyError("Ask for between 1 and 100,000 codes.")
+    if wave_.status == "closed":
+        raise SurveyClosedError("This wave has closed; start a new wave instead.")
     codes = []
     for _ in range(count):
         raw = base64.b32encode(secrets.token_bytes(10)).decode()[: 4 * CODE_GROUPS]
         codes.append("-".join(raw[i : i + 4] for i in range(0, len(raw), 4)))
-    db.add_all(InvitationCode(wave_id=wave_.id, code_digest=token_digest(_normalise_code(c)))
+    key = _code_key(settings)
+    db.add_all(InvitationCode(id=new_id(), wave_id=wave_.id,
+                              code_digest=keyed_digest(key, _normalise_code(c)))
                for c in codes)
+    wave_.codes_issued = (wave_.codes_issued or 0) + count
     audit.record(db, actor=actor, action="survey.codes", target=f"wave:{wave_.id}",
                  detail=str(count))
     db.flush()
     return codes
 
 
-def check_code(db: Session, *, wave_: SurveyWave, code: str) -> None:
+def check_code(db: Session, *, wave_: SurveyWave, code: str, settings: Settings) -> None:
     """Raise :class:`CodeError` unless ``code`` is an unused code of this wave."""
-    found = db.scalar(select(InvitationCode).where(
-        InvitationCode.code_digest == token_digest(_normalise_code(code)),
-        InvitationCode.wave_id == wave_.id))
-    if found is None or found.used:
+    found = db.scalar(select(InvitationCode).where(_code_rows(code, settings),
+                                                   InvitationCode.wave_id == wave_.id))
+    if found is None:
         raise CodeError("That code is not right, or it has already been used.")
 
 
-def wave_for_code(db: Session, code: str) -> SurveyWave:
+def wave_for_code(db: Session, code: str, settings: Settings) -> SurveyWave:
     """The open wave a code belongs to. Raises :class:`CodeError` or SurveyClosedError."""
-    found = db.scalar(select(InvitationCode).where(
-        InvitationCode.code_digest == token_digest(_normalise_code(code))))
-    if found is None or found.used:
+    found = db.scalar(select(InvitationCode).where(_code_rows(code, settings)))
+    if found is None:
         raise CodeError("That code is not right, or it has already been used.")
     wave_ = db.get(SurveyWave, found.wave_id)
     if wave_ is None or wave_.status != "open":
@@ -213,14 +225,6 @@ def wave_for_link(db: Session, token: str) -> SurveyWave:
     if wave_ is None or wave_.status != "open":
         raise SurveyClosedError("This survey link is not open at the moment.")
     return wave_
-
-
-def _comment_key(settings: Settings) -> bytes:
-    return derive_subkey(settings.staff_secret, "survey-comments")
-
-
-def _comment_context(response_id: str, question_id: str) -> bytes:
-    return f"speakup/survey-comment/{response_id}/{question_id}".encode()
 
 
 def validate_answers(definition: SurveyDefinition, answers: Mapping[str, object]) -> (
@@ -266,60 +270,126 @@ def validate_answers(definition: SurveyDefinition, answers: Mapping[str, object]
     return clean
 
 
-def _comment_tags(db: Session, text: str, settings: Settings) -> tuple[str, float | None]:
-    """Theme ids (space-separated, never the words that matched) and tone (one decimal) of a
-    free-text answer; no themes and no tone for empty or non-English text.
+def _comment_tags(db: Session, text: str, settings: Settings) -> tuple[list[str], float | None]:
+    """Theme ids (never the words that matched) and tone (one decimal) of a free-text answer;
+    no themes and no tone for empty or non-English text.
 
     Never raises: an answer must be stored even if the theme engine fails, so it is then
-    stored untagged and the failure is logged (its kind only, never the text).
+    stored untagged. Nothing is logged: this runs for an anonymous respondent.
     """
     try:
         tagged = theme_engine(db, settings).tag(text)
-    except Exception as e:  # any failure: tagging must never make a submission fail
-        log.warning("theme tagging failed (%s); the comment is stored without themes",
-                    type(e).__name__)
-        return "", None
+    except Exception:  # any failure: tagging must never make a submission fail
+        return [], None
     if not tagged.english:
-        return "", None
-    ids: list[str] = []
-    for hit in tagged.themes:
-        if len(" ".join([*ids, hit.theme])) > THEMES_LENGTH:
-            break
-        ids.append(hit.theme)
-    return " ".join(ids), round(tagged.tone, 1)
+        return [], None
+    return [hit.theme for hit in tagged.themes], round(tagged.tone, 1)
 
 
-def _store_response(db: Session, *, wave_: SurveyWave, definition: SurveyDefinition,
-                    answers: Mapping[str, object], settings: Settings) -> None:
-    response = SurveyResponse(id=secrets.token_hex(16), wave_id=wave_.id)
-    for column in DEMOGRAPHIC_COLUMNS:
-        value = answers.get(column)
-        if isinstance(value, str):
-            setattr(response, column, value)
+# --- responses --------------------------------------------------------------------------------
+
+
+def stream_of(wave_: SurveyWave) -> str:
+    """The unlinkable-record stream holding a wave's responses."""
+    return f"survey:{wave_.id}"
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A free-text answer: its themes and tone in the clear (inside the sealed response), its
+    text sealed to the analysis key (open it with :func:`comment_text`)."""
+
+    question: str
+    themes: tuple[str, ...]
+    tone: float | None
+    text_sealed: bytes
+
+
+@dataclass(frozen=True)
+class Response:
+    """One person's answers to one wave, as settled (no id, no time, no order)."""
+
+    demographics: Mapping[str, str]
+    answers: Mapping[str, tuple[str, ...]]
+    comments: tuple[Comment, ...]
+
+
+_COMMENT_PURPOSE = "survey-comment"
+
+
+def comment_text(comment: Comment, analysis_private: bytes) -> str:
+    """A comment's text, opened with the analysis private key (an EDI lead's session)."""
+    return orgkeys.open_for_analysis(analysis_private, comment.text_sealed,
+                                     purpose=_COMMENT_PURPOSE).decode()
+
+
+def _payload(db: Session, *, definition: SurveyDefinition, answers: Mapping[str, object],
+             settings: Settings) -> bytes:
+    demographics = {c: v for c in DEMOGRAPHIC_COLUMNS
+                    if isinstance(v := answers.get(c), str)}
+    chosen: dict[str, list[str]] = {}
+    comments = []
     for q in definition.questions:
         value = answers.get(q.id)
         if value is None:
             continue
         if q.kind == "text" and isinstance(value, str):
             themes, tone = _comment_tags(db, value, settings)
-            response.comments.append(SurveyComment(
-                question_id=q.id,
-                text_sealed=seal(_comment_key(settings), value.encode(),
-                                 context=_comment_context(response.id, q.id)),
-                themes=themes, tone=tone))
+            sealed = orgkeys.seal_for_analysis(db, settings, value.encode(),
+                                               purpose=_COMMENT_PURPOSE)
+            comments.append({"q": q.id, "t": themes, "tone": tone,
+                             "x": base64.b64encode(sealed).decode()})
         else:
-            for v in value if isinstance(value, list) else [value]:
-                response.answers.append(SurveyAnswer(question_id=q.id, value=str(v)))
-    db.add(response)
+            chosen[q.id] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    return json.dumps({"d": demographics, "a": chosen, "c": comments},
+                      separators=(",", ":")).encode()
+
+
+def _response(payload: bytes) -> Response:
+    data = json.loads(payload)
+    return Response(
+        demographics=dict(data["d"]),
+        answers={q: tuple(v) for q, v in data["a"].items()},
+        comments=tuple(Comment(c["q"], tuple(c["t"]), c["tone"], base64.b64decode(c["x"]))
+                       for c in data["c"]))
+
+
+_responses_cache: OrderedDict[tuple[object, ...], tuple[Response, ...]] = OrderedDict()
+_responses_lock = threading.Lock()
+
+
+def wave_responses(db: Session, *, wave_: SurveyWave, settings: Settings) -> tuple[Response, ...]:
+    """The settled responses of a wave, opened (cached per wave and response count: settled
+    records only change when more settle)."""
+    stream = stream_of(wave_)
+    count = unlinkable.counts(db, streams=[stream])[stream]
+    key = (str(db.get_bind().url), stream, count, settings.staff_secret)
+    with _responses_lock:
+        if key in _responses_cache:
+            _responses_cache.move_to_end(key)
+            return _responses_cache[key]
+    found = tuple(_response(p) for p in unlinkable.read(db, stream=stream, settings=settings))
+    with _responses_lock:
+        _responses_cache[key] = found
+        while len(_responses_cache) > 64:
+            _responses_cache.popitem(last=False)
+    return found
+
+
+def response_counts(db: Session, waves: Sequence[SurveyWave]) -> dict[int, int]:
+    """Settled responses per wave."""
+    found = unlinkable.counts(db, streams=[stream_of(w) for w in waves])
+    return {w.id: found[stream_of(w)] for w in waves}
 
 
 def submit_response(db: Session, *, wave_: SurveyWave, code: str | None,
                     answers: Mapping[str, object], settings: Settings) -> None:
-    """Store one response, spending the invitation code in the same transaction.
+    """Store one response unlinkably, spending the invitation code in the same transaction.
 
-    The code is marked used with a conditional UPDATE, so of two concurrent submissions with
-    one code exactly one succeeds (the other raises :class:`CodeError` and stores nothing).
-    Without a code the wave must have an open link.
+    The code's row is deleted with a conditional DELETE, so of two concurrent submissions with
+    one code exactly one succeeds (the other raises :class:`CodeError` and stores nothing). The
+    response is a pending unlinkable record (see `core.unlinkable`), settled with at least
+    ``settings.batch_size`` others. Without a code the wave must have an open link.
     """
     if wave_.status != "open":
         raise SurveyClosedError("This survey has closed. Thank you for your time.")
@@ -334,27 +404,17 @@ def submit_response(db: Session, *, wave_: SurveyWave, code: str | None,
         if wave_.open_link is None:
             raise CodeError("This survey needs an invitation code.")
     else:
-        result = db.execute(
-            update(InvitationCode)
-            .where(InvitationCode.code_digest == token_digest(_normalise_code(code)),
-                   InvitationCode.wave_id == wave_.id, InvitationCode.used.is_(False))
-            .values(used=True))
+        result = db.execute(delete(InvitationCode).where(_code_rows(code, settings),
+                                                         InvitationCode.wave_id == wave_.id))
         if getattr(result, "rowcount", 0) != 1:
             raise CodeError("That code is not right, or it has already been used.")
-    _store_response(db, wave_=wave_, definition=definition, answers=clean, settings=settings)
-    db.flush()
+    unlinkable.add(db, stream=stream_of(wave_), settings=settings,
+                   payload=_payload(db, definition=definition, answers=clean, settings=settings))
 
 
-def read_comments(db: Session, *, wave_: SurveyWave, question_id: str,
-                  settings: Settings) -> list[str]:
-    """Decrypt the free-text answers of one question (for theme analysis only)."""
-    rows = db.execute(
-        select(SurveyComment.response_id, SurveyComment.text_sealed)
-        .join(SurveyResponse).where(SurveyResponse.wave_id == wave_.id,
-                                    SurveyComment.question_id == question_id))
-    return [open_sealed(_comment_key(settings), sealed,
-                        context=_comment_context(rid, question_id)).decode()
-            for rid, sealed in rows]
+def codes_left(db: Session, wave_: SurveyWave) -> int:
+    return int(db.scalar(select(func.count()).select_from(InvitationCode)
+                         .where(InvitationCode.wave_id == wave_.id)) or 0)
 
 
 def import_responses(db: Session, *, survey: Survey, csv_text: str, wave_label: str,
@@ -394,12 +454,15 @@ def import_responses(db: Session, *, survey: Survey, csv_text: str, wave_label: 
             errors.append(ImportRowError(line, f"{e.field}: {e}"))
     if errors:
         raise ImportRowsError(errors)
-    waves: dict[str, SurveyWave] = {}
+    by_wave: dict[str, list[bytes]] = {}
     for label, answers in parsed:
-        if label not in waves:
-            waves[label] = wave(db, survey, label)
-        _store_response(db, wave_=waves[label], definition=definition, answers=answers,
-                        settings=settings)
+        by_wave.setdefault(label, []).append(
+            _payload(db, definition=definition, answers=answers, settings=settings))
+    for label, payloads in by_wave.items():
+        target = wave(db, survey, label)
+        if target.status == "open":
+            raise SurveyError(f"Wave {label!r} is open: close it before importing into it.")
+        unlinkable.add_many(db, stream=stream_of(target), payloads=payloads, settings=settings)
     audit.record(db, actor=actor, action="survey.import", target=f"survey:{survey.id}",
                  detail=f"rows={len(parsed)}")
     db.flush()

@@ -62,16 +62,10 @@ from core.encryption import DecryptionError, concern_context, open_sealed
 from core.themes import engine as theme_engine
 from core.themes import quote_key
 from speakup.models import Concern, ConcernTheme
-from surveys import results
+from surveys import results, services
 from surveys.charts import ETHNIC_GROUPS, UNKNOWN_LABEL, Labels
-from surveys.models import Survey, SurveyComment, SurveyResponse, SurveyWave
-from surveys.services import (
-    SurveyError,
-    _comment_context,
-    _comment_key,
-    definition_of,
-    read_comments,
-)
+from surveys.models import Survey, SurveyWave
+from surveys.services import Comment, SurveyError, definition_of
 
 log = logging.getLogger(__name__)
 
@@ -578,35 +572,35 @@ def survey_breakdowns(survey: Survey, settings: Settings) -> list[str]:
 
 @dataclass
 class _Respondent:
-    id: str
+    key: str
     wave: str
     values: tuple[str, ...]  # results.DIMENSIONS after the wave
     tones: dict[str, list[float]]  # theme -> tones of the comments mentioning it
     mentioned: set[str]
+    comments: tuple[Comment, ...]
 
 
-def _respondents(db: Session, waves: Mapping[int, str]) -> list[_Respondent]:
-    """Respondents of ``waves`` with at least one themed comment."""
-    columns = [getattr(SurveyResponse, c) for c in results.BREAKDOWN_COLUMNS]
-    rows = db.execute(
-        select(SurveyResponse.id, SurveyResponse.wave_id, SurveyResponse.ethnicity, *columns,
-               SurveyComment.themes, SurveyComment.tone)
-        .join(SurveyComment, SurveyComment.response_id == SurveyResponse.id)
-        .where(SurveyResponse.wave_id.in_(waves), SurveyComment.themes != "")
-        .order_by(SurveyResponse.id, SurveyComment.id))
-    found: dict[str, _Respondent] = {}
-    for rid, wave_id, ethnicity, *values, themes, tone in rows:
-        person = found.get(rid)
-        if person is None:
-            person = found[rid] = _Respondent(
-                rid, waves[wave_id],
-                (_value(results.ethnic_group(ethnicity)), *(_value(v) for v in values)), {},
-                set())
-        for theme in themes.split():
-            person.mentioned.add(theme)
-            if tone is not None:
-                person.tones.setdefault(theme, []).append(tone)
-    return list(found.values())
+def _respondents(db: Session, waves: Sequence[SurveyWave], settings: Settings) -> list[_Respondent]:
+    """Respondents of ``waves`` with at least one themed comment (``key``: their position in
+    the wave's settled records, which is random)."""
+    found = []
+    for wave in waves:
+        for i, response in enumerate(services.wave_responses(db, wave_=wave, settings=settings)):
+            themed = tuple(c for c in response.comments if c.themes)
+            if not themed:
+                continue
+            d = response.demographics
+            person = _Respondent(
+                f"{wave.id}:{i}", wave.label,
+                (_value(results.ethnic_group(d.get("ethnicity"))),
+                 *(_value(d.get(c)) for c in results.BREAKDOWN_COLUMNS)), {}, set(), themed)
+            for comment in themed:
+                for theme in comment.themes:
+                    person.mentioned.add(theme)
+                    if comment.tone is not None:
+                        person.tones.setdefault(theme, []).append(comment.tone)
+            found.append(person)
+    return found
 
 
 def _mean_tone(tones: Sequence[float]) -> float | None:
@@ -614,9 +608,13 @@ def _mean_tone(tones: Sequence[float]) -> float | None:
 
 
 def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str | None = None,
-                   wave_label: str | None = None) -> ThemeSummary:
+                   wave_label: str | None = None,
+                   analysis_key: bytes | None = None) -> ThemeSummary:
     """Themes of one survey's comments in one released wave (default: the latest), with the
     trend across released waves and an optional breakdown (see `survey_breakdowns`).
+
+    Comment texts are sealed to the analysis key: emerging phrases and quotes need
+    ``analysis_key`` (an EDI lead's session); without it they are left out.
 
     Raises NothingToSummariseError before a wave has closed, and ThemeSummaryError for an
     unknown breakdown or wave.
@@ -635,7 +633,7 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         raise ThemeSummaryError("Choose a wave of this survey from the list: only closed "
                                 "waves are summarised.")
     wave = waves[labels.index(chosen)]
-    respondents = _respondents(db, {w.id: w.label for w in waves})
+    respondents = _respondents(db, waves, settings)
     engine = theme_engine(db, settings)
     themes = _themes(engine)
     tallies = {}
@@ -656,7 +654,6 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
 
     position = [results.DIMENSIONS.index(d) - 1 for d in offered]
     in_wave = [p for p in respondents if p.wave == chosen]
-    comments = _wave_comments(db, wave, {p.id for p in in_wave})
     sections = []
     for theme in themes:
         population = populations[theme.id]
@@ -665,15 +662,20 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         trend = tuple(PeriodRow(w, w, _cells(population, where={results.WAVE: w}, by=by,
                                              columns=columns, policy=policy, options=options))
                       for w in labels)
-        members = [(p.id, tuple(p.values[i] for i in position))
+        members = [(p.key, tuple(p.values[i] for i in position))
                    for p in in_wave if theme.id in p.mentioned]
         eligible = _eligible(members, settings.comment_threshold)
-        sections.append(ThemeSection(theme, current, trend, _survey_quotes(
-            theme.id, [c for c in comments if c[0] in eligible], engine, settings)))
-    texts = [list(enumerate(read_comments(db, wave_=wave, question_id=q.id, settings=settings)))
-             for q in definition.questions if q.is_text]
-    phrases = _phrases([[(str(i), t) for i, t in docs] for docs in texts], engine,
-                       settings.min_cell_size)
+        quoted = [c for p in in_wave if p.key in eligible for c in p.comments]
+        sections.append(ThemeSection(theme, current, trend, () if analysis_key is None else
+                                     _survey_quotes(theme.id, quoted, engine, analysis_key)))
+    phrases: tuple[str, ...] | list[str] = ()
+    if analysis_key is not None:
+        responses = services.wave_responses(db, wave_=wave, settings=settings)
+        texts = [[(str(i), services.comment_text(c, analysis_key))
+                  for i, c in enumerate(c for r in responses for c in r.comments
+                                        if c.question == q.id)]
+                 for q in definition.questions if q.is_text]
+        phrases = _phrases(texts, engine, settings.min_cell_size)
     return ThemeSummary(
         source=f"survey-{survey.id}", title=survey.title, unit="people",
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold,
@@ -682,31 +684,16 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         tones=tones, sections=tuple(sections), phrases=phrases, round_to=policy.round_to)
 
 
-def _wave_comments(db: Session, wave: SurveyWave,
-                   respondents: set[str]) -> list[tuple[str, str, bytes, str]]:
-    """``(response id, question id, sealed text, theme ids)`` of the themed comments of
-    ``respondents`` in ``wave``."""
-    if not respondents:
-        return []
-    rows = db.execute(
-        select(SurveyComment.response_id, SurveyComment.question_id, SurveyComment.text_sealed,
-               SurveyComment.themes)
-        .join(SurveyResponse, SurveyComment.response_id == SurveyResponse.id)
-        .where(SurveyResponse.wave_id == wave.id, SurveyComment.themes != ""))
-    return [(rid, qid, sealed, themes) for rid, qid, sealed, themes in rows if rid in respondents]
-
-
-def _survey_quotes(theme: str, comments: Sequence[tuple[str, str, bytes, str]],
-                   engine: ThemeEngine, settings: Settings) -> tuple[str, ...]:
+def _survey_quotes(theme: str, comments: Sequence[Comment], engine: ThemeEngine,
+                   analysis_key: bytes) -> tuple[str, ...]:
     """Up to three redacted comments mentioning ``theme``, highest theme score first (scored
     again now: only theme ids are stored)."""
     candidates = []
-    for rid, qid, sealed, themes in comments:
-        if theme not in themes.split():
+    for comment in comments:
+        if theme not in comment.themes:
             continue
         try:
-            text = open_sealed(_comment_key(settings), sealed,
-                               context=_comment_context(rid, qid)).decode()
+            text = services.comment_text(comment, analysis_key)
         except (DecryptionError, UnicodeDecodeError):
             log.warning("a survey comment could not be opened; it is left out")
             continue

@@ -58,3 +58,22 @@ def population_csv(seed: int = 3, rows: int = 300) -> str:
         writer.writerow(["W1", "strongly-disagree", "no", "3-5", "black-african", "9",
                          "medicine"])
     return out.getvalue()
+
+
+def stored_responses(db, wave_id: int) -> int:
+    """Responses stored for a wave, pending or settled (see core.unlinkable)."""
+    from sqlalchemy import func, select
+
+    from core.unlinkable import PendingRecord, Record
+
+    stream = f"survey:{wave_id}"
+    return sum(int(db.scalar(select(func.count()).select_from(t).where(t.stream == stream)))
+               for t in (PendingRecord, Record))
+
+
+def settled_responses(db, settings, wave) -> tuple[services.Response, ...]:
+    """Every stored response of a wave, after settling what is pending."""
+    from core import unlinkable
+
+    unlinkable.settle(db, stream=services.stream_of(wave), settings=settings, force=True)
+    return services.wave_responses(db, wave_=wave, settings=settings)

@@ -5,22 +5,22 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
-
 from surveys import definition as definitions
 from surveys import services
-from surveys.models import SurveyAnswer, SurveyResponse
+from surveys.models import SurveyWave
 from tests.conftest import csrf_token
+from tests.surveys.conftest import settled_responses, stored_responses
 
 
 @pytest.fixture
-def codes(database, settings) -> tuple[list[str], str]:
+def codes(database, settings) -> tuple[list[str], str, int]:
     with database.session() as db:
         survey = services.save_survey(db, definition_text=definitions.template_text(
             "equality-pulse"), settings=settings, actor="t")
         wave = services.open_wave(db, wave_=services.wave(db, survey, "W"), open_link=True,
                                   actor="t")
-        return services.generate_codes(db, wave_=wave, count=2, actor="t"), wave.open_link
+        return (services.generate_codes(db, wave_=wave, count=2, actor="t", settings=settings),
+                wave.open_link, wave.id)
 
 
 def _enter(client, code: str):
@@ -28,7 +28,7 @@ def _enter(client, code: str):
     return client.post("/survey/", data={"csrf_token": csrf_token(page), "code": code})
 
 
-def test_answering_with_a_code(client, database, codes) -> None:
+def test_answering_with_a_code(client, database, settings, codes) -> None:
     assert _enter(client, codes[0][0]).status_code == 302
     page = client.get("/survey/answer").data.decode()
     assert "Roles here are advertised and filled fairly." in page
@@ -41,8 +41,8 @@ def test_answering_with_a_code(client, database, codes) -> None:
     used = _enter(client, codes[0][0])
     assert used.status_code == 400 and "already been used" in used.data.decode()
     with database.session() as db:
-        assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 1
-        assert db.scalar(select(SurveyAnswer.value)) == "agree"
+        [response] = settled_responses(db, settings, db.get(SurveyWave, codes[2]))
+        assert response.answers["roles_fair"] == ("agree",)
 
 
 def test_out_of_range_answer_keeps_what_was_typed(client, database, codes) -> None:
@@ -55,7 +55,7 @@ def test_out_of_range_answer_keeps_what_was_typed(client, database, codes) -> No
     assert response.status_code == 400
     assert "Choose one of the options given." in body and "Kept text 123" in body
     with database.session() as db:
-        assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+        assert stored_responses(db, codes[2]) == 0
 
 
 def test_open_link_answers_once_per_browser(client, database, codes) -> None:
@@ -68,7 +68,7 @@ def test_open_link_answers_once_per_browser(client, database, codes) -> None:
     assert "We already have your answers" in again
     assert client.get("/survey/link/not-a-link").status_code == 404
     with database.session() as db:
-        assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 1
+        assert stored_responses(db, codes[2]) == 1
 
 
 def test_code_never_appears_in_a_url_or_page(client, codes) -> None:
