@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +81,8 @@ class NewAccount:
     user: StaffUser
     totp_secret: str
     recovery_key: str
+    # For code in the same process that acts as the new account at once (the demo, tests).
+    private_key: bytes = field(default=b"", repr=False)
 
     def provisioning_uri(self, issuer: str) -> str:
         return pyotp.TOTP(self.totp_secret).provisioning_uri(
@@ -192,7 +194,8 @@ def create_staff(
     db.flush()
     audit.record(db, actor=actor, action="staff.create", target=f"staff:{user.id}", detail=role)
     orgkeys.on_holder_created(db, user, settings)
-    return NewAccount(user=user, totp_secret=totp_secret, recovery_key=recovery_key)
+    return NewAccount(user=user, totp_secret=totp_secret, recovery_key=recovery_key,
+                      private_key=keys.private)
 
 
 def find_staff(db: Session, email: str) -> StaffUser:

@@ -136,40 +136,84 @@ def _staff_group(role: str) -> click.Group:
 @with_appcontext
 def purge() -> None:
     """Delete closed cases past the retention period (run daily from cron)."""
+    from speakup.services import mix as mix_rows
     from speakup.services import purge as purge_cases
 
     with database().session() as db:
         result = purge_cases(db, settings=settings())
         accounts.purge_sessions(db, settings=settings())
+        mix_rows(db)
     with database().session() as db:
         audit.write_checkpoint(db, settings().checkpoint_path)
     click.echo(f"Purged {result.concerns} closed case(s) and "
                f"{result.submission_tokens} old submission token(s).")
 
 
-@click.command("ngo-export")
+def _sign_in(email: str, from_stdin: bool) -> accounts.StaffIdentity:
+    """Sign a staff member in for a command that must open their cases (password and TOTP
+    code prompted, or read from standard input)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        code = sys.stdin.readline().strip()
+    else:
+        password = click.prompt("Password", hide_input=True)
+        code = click.prompt("Code from the authenticator app")
+    with database().session() as db:
+        try:
+            user, private_key = accounts.authenticate(db, email=email, password=password,
+                                                      code=code, settings=settings())
+        except accounts.AccountError as e:
+            _fail(str(e) or "The email, password or code is not right.")
+        return accounts.StaffIdentity(user=user, private_key=private_key,
+                                      session_token="cli")  # noqa: S106 - no session: a label
+
+
+@click.command("ngo-return")
 @with_appcontext
+@click.option("--email", required=True, help="The guardian making the return.")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="First day, YYYY-MM-DD.")
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="Last day, YYYY-MM-DD.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of standard output.")
-def ngo_export(start: datetime, end: datetime, output: str | None) -> None:
-    """CSV of cases received in a date range: National Guardian's Office fields only."""
-    from speakup.services import ConcernInvalidError
-    from speakup.services import ngo_export as export
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the password, then the TOTP code, from standard input.")
+def ngo_return(email: str, start: datetime, end: datetime, output: str | None,
+               from_stdin: bool) -> None:
+    """The National Guardian's Office return (counts, as CSV) for cases received in a date
+    range. The guardian signs in, because the counts are read from the sealed cases."""
+    from speakup.services import ConcernInvalidError, NotAllCasesOpenError, ngo_return_csv
+    from speakup.services import ngo_return as make_return
 
+    identity = _sign_in(email, from_stdin)
     with database().session() as db:
+        identity = accounts.StaffIdentity(db.merge(identity.user), identity.private_key, "cli")
         try:
-            data = export(db, start=start.date(), end=end.date(), actor="cli")
-        except ConcernInvalidError as e:
+            result = make_return(db, identity=identity, start=start.date(), end=end.date(),
+                                 settings=settings())
+        except (ConcernInvalidError, NotAllCasesOpenError) as e:
             _fail(str(e))
+    data = ngo_return_csv(result)
+    for section, item, count in result.small:
+        click.echo(f"note: small count ({count}) for {section} {item}: take care sharing it",
+                   err=True)
     if output:
         Path(output).write_text(data, encoding="utf-8")
         click.echo(f"Wrote {output}.")
     else:
         click.echo(data, nl=False)
+
+
+@click.command("mix")
+@with_appcontext
+def mix() -> None:
+    """Re-write the anonymous side's rows in random order (PostgreSQL): run hourly."""
+    from speakup.services import mix as mix_rows
+
+    with database().session() as db:
+        rows = mix_rows(db)
+    click.echo(f"Re-wrote {rows} row(s).")
 
 
 @click.group("audit", cls=AppGroup)
@@ -244,7 +288,8 @@ def escrow_grant(ref: str, email: str) -> None:
     with database().session() as db:
         try:
             user = accounts.find_staff(db, email)
-            grant_from_escrow(db, ref=ref, escrow_private_key=private, staff_id=user.id)
+            grant_from_escrow(db, ref=ref, escrow_private_key=private, staff_id=user.id,
+                              settings=settings())
         except (accounts.AccountNotFoundError, CaseNotFoundError, ConcernInvalidError) as e:
             _fail(str(e) or "No such case, or it was not sealed to this escrow key.")
     click.echo(f"{email} can now open case {ref}.")
@@ -265,21 +310,11 @@ def retrain_themes(email: str, from_stdin: bool) -> None:
     from speakup import themes as concern_themes
     from speakup.services import ConcernInvalidError
 
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-        code = sys.stdin.readline().strip()
-    else:
-        password = click.prompt("Password", hide_input=True)
-        code = click.prompt("Code from the authenticator app")
+    identity = _sign_in(email, from_stdin)
     with database().session() as db:
+        identity = accounts.StaffIdentity(db.merge(identity.user), identity.private_key, "cli")
         try:
-            user, private_key = accounts.authenticate(db, email=email, password=password,
-                                                      code=code, settings=settings())
-            identity = accounts.StaffIdentity(user=user, private_key=private_key,
-                                              session_token="cli")  # noqa: S106 - no session: a label
             result = concern_themes.retrain(db, identity=identity, settings=settings())
-        except accounts.AccountError as e:
-            _fail(str(e) or "The email, password or code is not right.")
         except ConcernInvalidError as e:
             _fail(str(e))
         click.echo(format_comparison(result.before, result.after,
@@ -358,8 +393,8 @@ def demo_code() -> None:
 def register_commands(app: Flask) -> None:
     from surveys.cli import survey_group
 
-    for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_export,
-                    audit_group, escrow_group, demo_group, survey_group, retrain_themes):
+    for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_return,
+                    mix, audit_group, escrow_group, demo_group, survey_group, retrain_themes):
         app.cli.add_command(command)
 
 

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 from accounts import services as accounts
 from accounts.models import StaffUser
 from config.settings import KdfProfile, Settings
-from core import audit
 from core.db import today
 from speakup import services
-from speakup.models import Concern
+from speakup import themes as concern_themes
 from surveys import definition as definitions
 from surveys import services as surveys
 from surveys.themes import add_months, quarter_start
@@ -108,7 +107,8 @@ def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
             form_token=secrets.token_urlsafe(24), settings=settings,
             on=today() - timedelta(days=days_ago),
         )
-    _seed_earlier_concerns(db, settings=settings, reviewer=new.user)
+    _seed_earlier_concerns(db, settings=settings, reviewer=accounts.StaffIdentity(
+        new.user, new.private_key, "demo"))
     _seed_survey(db, settings=settings)
     return [
         {"role": "guardian", "email": DEMO_EMAIL, "password": password,
@@ -118,7 +118,8 @@ def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
     ]
 
 
-def _seed_earlier_concerns(db: Session, *, settings: Settings, reviewer: StaffUser) -> None:
+def _seed_earlier_concerns(db: Session, *, settings: Settings,
+                           reviewer: accounts.StaffIdentity) -> None:
     """`EARLIER_COUNT` made-up concerns received in the last two complete quarters (themes tagged
     as usual, some with consent to quote, with made-up groups), and the engine's themes on the
     first `REVIEWED` of them confirmed by the demo guardian, as if reviewed on the case page."""
@@ -137,20 +138,20 @@ def _seed_earlier_concerns(db: Session, *, settings: Settings, reviewer: StaffUs
     for i in range(EARLIER_COUNT):
         kind, text = rng.choices(EARLIER, EARLIER_WEIGHTS)[0]
         start, end = (last_quarter, this_quarter) if i % 4 else (before_that, last_quarter)
-        services.submit_concern(
+        submitted = services.submit_concern(
             db, draft=services.ConcernDraft(
                 text=text, kind=kind, site=rng.choice(["main", "main", "community", "mental-health"]),
                 identity_mode="anonymous", professional_group=rng.choice(groups),
                 ethnicity=rng.choice(ethnicities), quote_consent=rng.random() < 0.5),
             form_token=secrets.token_urlsafe(24), settings=made_up,
             on=start + timedelta(days=rng.randrange((end - start).days)))
-        refs.append(db.scalars(select(Concern.ref).order_by(Concern.id.desc()).limit(1)).one())
+        assert submitted.ref is not None  # noqa: S101 - a new submission has a reference
+        refs.append(submitted.ref)
     for ref in refs[:REVIEWED]:
-        concern = db.scalars(select(Concern).where(Concern.ref == ref)).one()
-        for row in concern.themes:
-            row.status = "confirmed"
-            audit.record(db, actor=f"staff:{reviewer.id}", action="case.theme", target=f"case:{ref}",
-                         detail=f"{row.theme_id}:confirmed")
+        _concern, _key, case = services.granted_case(db, identity=reviewer, ref=ref)
+        for row in case.themes:
+            concern_themes.review_theme(db, identity=reviewer, ref=ref, theme_id=row.theme_id,
+                                        decision="confirmed", settings=settings)
     db.flush()
 
 

@@ -26,6 +26,8 @@ class CleanFile:
     filename: str
     content_type: str
     content: bytes
+    # True for a PDF whose active content (scripts, launch actions, embedded files) was removed.
+    sanitised: bool = False
 
 
 def sniff(content: bytes) -> str | None:

@@ -23,7 +23,7 @@ from flask import (
 
 from accounts.services import StaffIdentity, list_staff
 from accounts.views import require_role
-from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, STATUSES
+from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, SPEAK_UP_AGAIN, STATUSES
 from core import audit
 from core.web import db, settings
 from speakup import services, themes
@@ -41,6 +41,7 @@ from speakup.forms import (
 
 bp = Blueprint("guardian", __name__, template_folder="templates")
 _REF = re.compile(r"[A-Z0-9]{1,16}")
+_ID = re.compile(r"[0-9a-f]{32}")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -75,16 +76,16 @@ def inbox() -> Any:
 
 
 def _forms_for(case: services.CaseView) -> dict[str, Any]:
-    concern = case.concern
+    concern, record = case.concern, case.record
     org = settings().organisation
     assign = AssignForm(assignee=str(concern.assigned_to_id or ""))
     assign.assignee.choices = [("", "Nobody yet")] + [
-        (str(u.id), u.name) for u in services.assignable_guardians(db(), ref=concern.ref)]
+        (str(u.id), u.name) for u in services.assignable_guardians(db(), case=record)]
     ngo = NgoForm(
-        raised=concern.ngo_raised or concern.identity_mode,
-        elements=[code for code, _ in NGO_ELEMENTS if getattr(concern, f"ngo_{code}")],
-        professional_group=concern.ngo_professional_group or concern.professional_group or "",
-        speak_up_again=concern.ngo_speak_up_again,
+        raised=record.ngo.raised or record.identity_mode,
+        elements=list(record.ngo.elements),
+        professional_group=record.ngo.professional_group or record.professional_group or "",
+        speak_up_again=record.ngo.speak_up_again,
     )
     ngo.professional_group.choices = [("", "Not recorded"), *org.professional_groups]
     return {"reply_form": ReplyForm(), "note_form": NoteForm(prefix="note"),
@@ -174,7 +175,7 @@ def assign(ref: str) -> Any:
     form.assignee.choices = [("", "Nobody yet")] + [
         (str(u.id), u.name) for u in list_staff(db(), role="guardian")]
     return _act(ref, form, "assign_form", lambda: services.assign(
-        db(), identity=_identity(), ref=ref,
+        db(), identity=_identity(), ref=ref, settings=settings(),
         assignee_id=int(form.assignee.data) if form.assignee.data else None), "Case assigned.")
 
 
@@ -212,7 +213,7 @@ def theme(ref: str) -> Any:
 def no_theme(ref: str) -> Any:
     form = NoThemeForm()
     return _act(ref, form, "no_theme_form", lambda: themes.mark_no_theme(
-        db(), identity=_identity(), ref=ref),
+        db(), identity=_identity(), ref=ref, settings=settings()),
         "You recorded that no theme applies to this case. Any themes on it are now listed "
         "as removed. If a theme does apply after all, undo its removal or add it.")
 
@@ -237,9 +238,11 @@ def retrain() -> Any:
         400 if form.is_submitted() else 200)
 
 
-@bp.get("/cases/<ref>/files/<int:attachment_id>")
+@bp.get("/cases/<ref>/files/<attachment_id>")
 @guardian_only
-def attachment(ref: str, attachment_id: int) -> Any:
+def attachment(ref: str, attachment_id: str) -> Any:
+    if not _ID.fullmatch(attachment_id):
+        abort(404)
     try:
         meta, content = services.guardian_attachment(db(), identity=_identity(), ref=ref,
                                                      attachment_id=attachment_id)
@@ -255,23 +258,41 @@ def attachment(ref: str, attachment_id: int) -> Any:
 @guardian_only
 def export() -> Any:
     form = ExportForm()
+    result = None
     if form.validate_on_submit():
         try:
-            data = services.ngo_export(db(), start=form.start.data, end=form.end.data,
-                                       actor=f"staff:{_identity().user.id}")
+            result = services.ngo_return(db(), identity=_identity(), start=form.start.data,
+                                         end=form.end.data, settings=settings())
             db().commit()
         except services.ConcernInvalidError as e:
             form.end.errors = [*form.end.errors, str(e)]
+        except services.NotAllCasesOpenError as e:
+            form.form_errors.append(str(e))
         else:
-            name = f"ngo-cases-{form.start.data}-to-{form.end.data}.csv"
-            return Response(data, mimetype="text/csv",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return render_template("speakup/export.html", form=form), (400 if form.is_submitted() else 200)
+            if request.form.get("format") == "csv":
+                name = f"ngo-return-{form.start.data}-to-{form.end.data}.csv"
+                return Response(services.ngo_return_csv(result), mimetype="text/csv",
+                                headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return render_template("speakup/export.html", form=form, result=result,
+                           labels=_return_labels()), (
+        400 if form.is_submitted() and result is None else 200)
+
+
+def _return_labels() -> dict[str, dict[str, str]]:
+    org = settings().organisation
+    return {"raised": {"anonymous": "Anonymously", "confidential": "Confidentially",
+                       "open": "Openly"},
+            "element": dict(NGO_ELEMENTS),
+            "professional_group": {**dict(org.professional_groups), "not-known": "Not known"},
+            "speak_up_again": dict(SPEAK_UP_AGAIN), "status": dict(STATUSES)}
 
 
 @bp.get("/audit")
 @guardian_only
 def audit_log() -> Any:
-    return render_template("speakup/audit.html", events=audit.recent(db()),
+    """The audit log, without the references of cases this guardian cannot open (a guardian a
+    reporter excluded learns nothing about the case from it)."""
+    return render_template("speakup/audit.html",
+                           events=services.visible_events(db(), identity=_identity()),
                            chain=audit.verify_chain(db()),
                            names={u.id: u.name for u in list_staff(db(), active_only=False)})

@@ -1,8 +1,11 @@
 """Concerns, their threads and attachments, and the keys that open them.
 
-Every free-text value is stored only as ciphertext under the concern's own key. Times on
-this side are dates (UTC day), never finer. Coded values (site, kind, month, professional
-group, ethnicity, NGO fields) stay in the clear so counts can be made without decrypting.
+Every free-text value, and every answer or recorded fact about a concern, is stored only as
+ciphertext under the concern's own key. Times on this side are dates (UTC day), never finer.
+Ids are random and the tables are SQLite WITHOUT ROWID, so neither ids nor storage order say
+when or in which order rows were written (PostgreSQL's heap order and transaction ids are
+re-written by `speakup mix`; see `speakup.services.mix`). Equality analysis never reads these
+tables: it reads the unlinkable equality record (`speakup.analytics`).
 """
 
 from __future__ import annotations
@@ -25,11 +28,24 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accounts.models import StaffUser
 from core.db import Base, utcnow
 
+_NO_ROWID = {"sqlite_with_rowid": False}
+
 
 class Concern(Base):
-    __tablename__ = "concerns"
+    """A concern: sealed content and record, clear workflow fields, random id.
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    What stays in the clear is what guardians triage and sort on without opening the case:
+    the day it arrived (for the deadlines), status, the days it was acknowledged and closed,
+    who it is assigned to, and whether a reporter's message is waiting. Everything the reporter
+    said about themselves or the concern (kind, site, month, identity, professional group,
+    ethnicity, excluded guardians) and everything recorded about it (themes, tone, NGO fields) is
+    in ``record_sealed``, under the concern key like the text.
+    """
+
+    __tablename__ = "concerns"
+    __table_args__ = (_NO_ROWID,)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # The concern key sealed under the key derived from the reporter's receipt.
@@ -38,6 +54,12 @@ class Concern(Base):
     escrow_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # JSON {"text", "name", "contact"} sealed under the concern key.
     body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # JSON case record (`speakup.record.CaseRecord`) sealed under the concern key; None only for
+    # a concern migrated from the first release that no guardian has opened since (its record
+    # then waits in each grant's ``legacy_record``).
+    record_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Bumped at every change of the record: two writers never overwrite each other's change.
+    record_version: Mapped[int] = mapped_column(Integer, default=1)
 
     received_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="new")
@@ -46,50 +68,19 @@ class Concern(Base):
     awaiting_guardian: Mapped[bool] = mapped_column(Boolean, default=True)
     awaiting_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    kind: Mapped[str] = mapped_column(String(40))
-    site: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    happened_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    identity_mode: Mapped[str] = mapped_column(String(20))
-    professional_group: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    ethnicity: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    quote_consent: Mapped[bool] = mapped_column(Boolean, default=False)
-    # With consent only: a redacted extract for equality summaries, sealed under the server's
-    # analysis key (not the concern key), so EDI leads can quote it without opening the case.
-    quote_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    # Tone of the text (VADER, domain-corrected), rounded to one decimal: a secondary signal.
-    tone: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # The day a guardian recorded that no theme applies (every theme row is then removed);
-    # None otherwise, and cleared when a theme is confirmed or added. A reviewed negative
-    # example for retraining the theme engine.
-    no_theme_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-
     assigned_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
     )
-
-    # National Guardian's Office recording fields, set by the guardian.
-    ngo_raised: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    ngo_patient_safety: Mapped[bool] = mapped_column(Boolean, default=False)
-    ngo_worker_safety: Mapped[bool] = mapped_column(Boolean, default=False)
-    ngo_bullying_harassment: Mapped[bool] = mapped_column(Boolean, default=False)
-    ngo_inappropriate_behaviours: Mapped[bool] = mapped_column(Boolean, default=False)
-    ngo_detriment: Mapped[bool] = mapped_column(Boolean, default=False)
-    ngo_professional_group: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    ngo_speak_up_again: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     assigned_to: Mapped[StaffUser | None] = relationship()
     grants: Mapped[list[ConcernGrant]] = relationship(
         back_populates="concern", cascade="all, delete-orphan"
     )
-    exclusions: Mapped[list[ConcernExclusion]] = relationship(cascade="all, delete-orphan")
     messages: Mapped[list[Message]] = relationship(
-        back_populates="concern", cascade="all, delete-orphan", order_by="Message.id"
+        back_populates="concern", cascade="all, delete-orphan"
     )
     attachments: Mapped[list[Attachment]] = relationship(
-        back_populates="concern", cascade="all, delete-orphan", order_by="Attachment.id"
-    )
-    themes: Mapped[list[ConcernTheme]] = relationship(
-        back_populates="concern", cascade="all, delete-orphan", order_by="ConcernTheme.theme_id"
+        back_populates="concern", cascade="all, delete-orphan"
     )
 
 
@@ -97,34 +88,34 @@ class ConcernGrant(Base):
     """The concern key sealed to one guardian's public key."""
 
     __tablename__ = "concern_grants"
-    __table_args__ = (UniqueConstraint("concern_id", "staff_id"),)
+    __table_args__ = (UniqueConstraint("concern_id", "staff_id"), _NO_ROWID)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    concern_id: Mapped[str] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"),
+                                            index=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
     key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # Migration from the first release only: the case record sealed to this guardian's public
+    # key (the migration could not open the concern key), moved under it at first opening.
+    legacy_record: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     concern: Mapped[Concern] = relationship(back_populates="grants")
 
 
-class ConcernExclusion(Base):
-    """A guardian the reporter said must never see this concern (conflict of interest)."""
-
-    __tablename__ = "concern_exclusions"
-    __table_args__ = (UniqueConstraint("concern_id", "staff_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
-
-
 class Message(Base):
-    """One entry in a concern's thread: from the reporter, to the reporter, or a private note."""
+    """One entry in a concern's thread: from the reporter, to the reporter, or a private note.
+
+    The body is JSON ``{"seq", "text"}`` sealed with the message's own id and author in the
+    associated data, so a database writer cannot move, swap or reorder messages; the case
+    record counts them, so one removed is noticed.
+    """
 
     __tablename__ = "messages"
+    __table_args__ = (_NO_ROWID,)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    concern_id: Mapped[str] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"),
+                                            index=True)
     # "reporter", "guardian" (a reply the reporter sees) or "note" (guardians only).
     author: Mapped[str] = mapped_column(String(20))
     staff_id: Mapped[int | None] = mapped_column(
@@ -132,24 +123,31 @@ class Message(Base):
     )
     created_on: Mapped[date] = mapped_column(Date)
     body_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # Migrated from the first release and not yet re-sealed: its place in the thread (the
+    # first release's order) and the old associated data. None for every other message.
+    legacy_order: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     concern: Mapped[Concern] = relationship(back_populates="messages")
     staff: Mapped[StaffUser | None] = relationship()
 
 
 class Attachment(Base):
-    """A file sent with a concern or a reporter's message, sealed under the concern key."""
+    """A file sent with a concern or a reporter's message, sealed under the concern key with
+    its own id in the associated data."""
 
     __tablename__ = "attachments"
+    __table_args__ = (_NO_ROWID,)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
-    message_id: Mapped[int | None] = mapped_column(
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    concern_id: Mapped[str] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"),
+                                            index=True)
+    message_id: Mapped[str | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), nullable=True
     )
-    # JSON {"filename", "content_type"} sealed, then the content sealed separately.
+    # JSON {"filename", "content_type", "sanitised"} sealed, then the content sealed separately.
     meta_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     content_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    legacy: Mapped[bool] = mapped_column(Boolean, default=False)
 
     concern: Mapped[Concern] = relationship(back_populates="attachments")
     message: Mapped[Message | None] = relationship()
@@ -159,37 +157,19 @@ class SubmissionToken(Base):
     """Makes a concern form submit at most once.
 
     Each form carries a random token. Its digest is stored with the receipt sealed under a key
-    derived from the token, so a repeated submission (a double click, a refresh) shows the same
-    receipt instead of creating a second concern. Purged after a day.
+    derived from the token *and* a random value kept in the sender's session cookie, so a repeat
+    of the same form from the same browser (a double click, a refresh) shows the same receipt,
+    while a copy of the form sent from another browser learns only that it was already sent.
+    Purged after a day.
     """
 
     __tablename__ = "submission_tokens"
+    __table_args__ = (_NO_ROWID,)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     receipt_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_on: Mapped[date] = mapped_column(Date)
-
-
-class ConcernTheme(Base):
-    """A theme on a concern: its id only, never the words that triggered it.
-
-    ``source`` says who put it there (``engine`` at submission, or ``guardian``); ``status``
-    is ``suggested`` (engine, unreviewed), ``confirmed`` or ``removed`` (by a guardian). The
-    reviewed rows are the labels the theme engine retrains on.
-    """
-
-    __tablename__ = "concern_themes"
-    __table_args__ = (UniqueConstraint("concern_id", "theme_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
-    theme_id: Mapped[str] = mapped_column(String(40))
-    source: Mapped[str] = mapped_column(String(10), default="engine")
-    status: Mapped[str] = mapped_column(String(10), default="suggested")
-    score: Mapped[float | None] = mapped_column(Float, nullable=True)
-
-    concern: Mapped[Concern] = relationship(back_populates="themes")
 
 
 class ThemeModel(Base):

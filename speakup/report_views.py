@@ -68,6 +68,15 @@ def privacy() -> str:
     return render_template("speakup/privacy.html")
 
 
+def _browser_secret() -> str:
+    """A random value in this browser's (sealed) session: only the browser that sent a form
+    sees its receipt again when the form is repeated."""
+    if "bs" not in session:
+        session["bs"] = secrets.token_urlsafe(16)
+    value: str = session["bs"]
+    return value
+
+
 def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Submission:
     """Submit and commit. A double click sends the same form token twice at once: the
     second request then hits the token's unique constraint, and trying again finds the
@@ -75,6 +84,7 @@ def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Subm
     for attempt in (1, 2):
         try:
             submission = services.submit_concern(db(), draft=draft, form_token=form_token,
+                                                 browser_secret=_browser_secret(),
                                                  settings=settings())
             db().commit()
             return submission
@@ -93,6 +103,7 @@ def new_concern() -> Any:
                       guardians=[(g_.id, g_.name) for g_ in guardians], today=today())
     if not form.form_token.data:
         form.form_token.data = secrets.token_urlsafe(24)
+    _browser_secret()
     file_errors: list[str] = []
     if form.validate_on_submit():
         files, file_errors = _files(form.files)
@@ -110,6 +121,8 @@ def new_concern() -> Any:
                     "set up. Nothing was saved. Please contact your Freedom to Speak Up "
                     "guardian another way, or try again later.")
             else:
+                if submission.receipt is None:
+                    return render_template("speakup/already_sent.html"), 409
                 return render_template("speakup/receipt.html", receipt=submission.receipt,
                                        repeated=submission.repeated)
         else:
@@ -154,7 +167,7 @@ def sign_in() -> Any:
 def _access() -> services.ReporterAccess:
     if "cid" not in session or "ck" not in session:
         abort(redirect(url_for("report.sign_in")))
-    return services.ReporterAccess(concern_id=int(session["cid"]),
+    return services.ReporterAccess(concern_id=str(session["cid"]),
                                    concern_key=bytes(session["ck"]))
 
 
@@ -210,8 +223,8 @@ def feedback() -> Any:
     return _render_case(feedback_form=form, status=400)
 
 
-@bp.get("/concern/files/<int:attachment_id>")
-def attachment(attachment_id: int) -> Any:
+@bp.get("/concern/files/<attachment_id>")
+def attachment(attachment_id: str) -> Any:
     try:
         meta, content = services.reporter_attachment(db(), access=_access(),
                                                      attachment_id=attachment_id)

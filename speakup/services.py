@@ -3,6 +3,11 @@
 Services take the database session and settings as keyword arguments, return domain objects
 and raise :class:`SpeakUpError` subclasses. They never commit: the caller's transaction makes
 a submission all-or-nothing.
+
+A concern's text, thread, files and record (`speakup.record`) are sealed under its own key; the
+key is sealed to each eligible guardian whose public key carries a valid binding MAC, to the
+reporter's receipt and optionally to the escrow key. Equality figures never read concerns: each
+concern writes unlinkable facts (`speakup.analytics`).
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ import csv
 import io
 import json
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from accounts.keys import KeyBindingError, sealable_public_key
 from accounts.models import StaffUser
 from accounts.services import StaffIdentity
 from config.settings import Settings
@@ -30,7 +38,9 @@ from core.encryption import (
     burn_receipt_derivation,
     concern_context,
     derive_receipt_secrets,
+    derive_subkey,
     generate_receipt,
+    new_id,
     new_key,
     normalise_receipt,
     open_sealed,
@@ -40,16 +50,10 @@ from core.encryption import (
     token_digest,
     token_key,
 )
-from speakup import themes
+from speakup import analytics, record, themes
 from speakup.attachments import CleanFile
-from speakup.models import (
-    Attachment,
-    Concern,
-    ConcernExclusion,
-    ConcernGrant,
-    Message,
-    SubmissionToken,
-)
+from speakup.models import Attachment, Concern, ConcernGrant, Message, SubmissionToken
+from speakup.record import CaseRecord, NgoRecord
 
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
@@ -82,6 +86,15 @@ class CaseClosedError(SpeakUpError):
     pass
 
 
+class CaseTamperedError(SpeakUpError):
+    """A case's stored data does not add up (a message missing or moved): it was changed by
+    someone without the concern key."""
+
+
+class NotAllCasesOpenError(SpeakUpError):
+    """A return counts cases this guardian cannot open: another guardian must make it."""
+
+
 # --- the anonymous side ----------------------------------------------------------------------
 
 
@@ -101,17 +114,23 @@ class ConcernDraft:
     files: Sequence[CleanFile] = ()
 
 
+
+
 @dataclass(frozen=True)
 class Submission:
-    receipt: str
+    """``receipt`` is None for a repeat of a form already sent from another browser. ``ref`` is
+    the new case's reference (None for a repeat); the anonymous side never shows it."""
+
+    receipt: str | None
     repeated: bool
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
 class ReporterAccess:
     """What the reporter's session holds after the receipt opened their concern."""
 
-    concern_id: int
+    concern_id: str
     concern_key: bytes
 
 
@@ -131,32 +150,77 @@ def _new_ref(db: Session) -> str:
             return ref
 
 
+# --- sealing --------------------------------------------------------------------------------
+
+
+def _record_context(ref: str) -> bytes:
+    return concern_context(ref, "record")
+
+
+def _message_context(ref: str, message_id: str, author: str) -> bytes:
+    return concern_context(ref, f"message/{message_id}/{author}")
+
+
+def _attachment_context(ref: str, attachment_id: str, part: str) -> bytes:
+    return concern_context(ref, f"{part}/{attachment_id}")
+
+
+def _seal_record(concern: Concern, key: bytes, case: CaseRecord) -> None:
+    concern.record_sealed = seal(key, record.dumps(case), context=_record_context(concern.ref))
+
+
+def _grant(concern: Concern, guardian: StaffUser, key: bytes, settings: Settings) -> bool:
+    """Seal the concern key to a guardian, if their public key's binding holds."""
+    try:
+        public = sealable_public_key(guardian, settings)
+    except KeyBindingError:
+        return False
+    concern.grants.append(ConcernGrant(
+        id=new_id(), staff_id=guardian.id,
+        key_sealed=seal_to_public_key(public, key, context=concern_context(concern.ref, "grant"))))
+    return True
+
+
 def _seal_files(concern: Concern, key: bytes, files: Iterable[CleanFile],
                 message: Message | None = None) -> None:
     for f in files:
+        attachment_id = new_id()
+        meta = {"filename": f.filename, "content_type": f.content_type,
+                "sanitised": f.sanitised}
         concern.attachments.append(Attachment(
-            meta_sealed=seal(key, json.dumps({"filename": f.filename,
-                                              "content_type": f.content_type}).encode(),
-                             context=concern_context(concern.ref, "attachment-meta")),
-            content_sealed=seal(key, f.content, context=concern_context(concern.ref, "attachment")),
+            id=attachment_id,
+            meta_sealed=seal(key, json.dumps(meta).encode(),
+                             context=_attachment_context(concern.ref, attachment_id, "meta")),
+            content_sealed=seal(key, f.content,
+                                context=_attachment_context(concern.ref, attachment_id, "file")),
             message=message,
         ))
 
 
+def _receipt_box_key(form_token: str, browser_secret: str) -> bytes:
+    return derive_subkey(token_key(form_token) + browser_secret.encode(), "submission-receipt")
+
+
 def submit_concern(
     db: Session, *, draft: ConcernDraft, form_token: str, settings: Settings,
-    on: date | None = None,
+    browser_secret: str = "", on: date | None = None,
 ) -> Submission:
     """Seal and store a concern; return the receipt, which is never stored.
 
-    ``form_token`` is the random token the form was served with. Submitting the same token
-    again returns the same receipt and creates nothing (``repeated=True``).
+    ``form_token`` is the random token the form was served with and ``browser_secret`` a random
+    value kept in the sender's session. Submitting the same token again creates nothing
+    (``repeated=True``): from the same browser it returns the same receipt; from another browser
+    (or after the session is gone) ``receipt`` is None, so a copied form is not a second receipt.
     """
     digest = token_digest(form_token)
     previous = db.scalar(select(SubmissionToken).where(SubmissionToken.token_digest == digest))
     if previous is not None:
-        receipt = open_sealed(token_key(form_token), previous.receipt_sealed,
-                              context=b"speakup/submission-token").decode()
+        try:
+            receipt: str | None = open_sealed(
+                _receipt_box_key(form_token, browser_secret), previous.receipt_sealed,
+                context=b"speakup/submission-token").decode()
+        except DecryptionError:
+            receipt = None
         return Submission(receipt=receipt, repeated=True)
 
     if not draft.text.strip():
@@ -182,14 +246,27 @@ def submit_concern(
             break
     ref = _new_ref(db)
     # Themes and tone from the text before it is sealed: ids and scores only, never its words.
-    analysed = themes.analyse_new_concern(db, text=draft.text, ref=ref,
-                                          quote_consent=draft.quote_consent, settings=settings)
+    analysed = themes.analyse_new_concern(db, text=draft.text, quote_consent=draft.quote_consent,
+                                          settings=settings)
     # Anonymous means anonymous: a name or contact typed before choosing it is not kept.
     named = draft.identity_mode in ("confidential", "open")
     body = {"text": draft.text, "name": draft.name.strip() if named else "",
             "contact": draft.contact.strip() if named else ""}
+    facts = analytics.facts_for(
+        received_on=on, site=draft.site, professional_group=draft.professional_group,
+        ethnicity=draft.ethnicity, kind=draft.kind, raised=draft.identity_mode,
+        themes={t.theme_id: t.score or 0.0 for t in analysed.themes}, tone=analysed.tone,
+        quote=analysed.quote)
+    case = CaseRecord(
+        kind=draft.kind, identity_mode=draft.identity_mode, site=draft.site or None,
+        happened_month=draft.happened_month or None,
+        professional_group=draft.professional_group or None,
+        ethnicity=draft.ethnicity or None, quote_consent=draft.quote_consent,
+        excluded=tuple(sorted(excluded)), tone=analysed.tone, themes=analysed.themes,
+        themes_failed=analysed.failed, ngo=NgoRecord(raised=draft.identity_mode),
+        equality=analytics.record_new(db, facts=facts, settings=settings))
     concern = Concern(
-        ref=ref, receipt_lookup=derived.lookup,
+        id=new_id(), ref=ref, receipt_lookup=derived.lookup,
         reporter_key_sealed=seal(derived.key, key, context=concern_context(ref, "reporter-key")),
         escrow_key_sealed=(
             seal_to_public_key(settings.escrow_public_key, key,
@@ -197,31 +274,21 @@ def submit_concern(
             if settings.escrow_public_key else None
         ),
         body_sealed=seal(key, json.dumps(body).encode(), context=concern_context(ref, "body")),
-        received_on=on, status="new", kind=draft.kind, site=draft.site or None,
-        happened_month=draft.happened_month or None, identity_mode=draft.identity_mode,
-        ngo_raised=draft.identity_mode,
-        professional_group=draft.professional_group or None,
-        ethnicity=draft.ethnicity or None, quote_consent=draft.quote_consent,
-        quote_sealed=analysed.quote_sealed, tone=analysed.tone, themes=analysed.themes,
-        awaiting_guardian=True,
+        received_on=on, status="new", awaiting_guardian=True,
     )
-    for guardian in guardians:
-        concern.grants.append(ConcernGrant(
-            staff_id=guardian.id,
-            key_sealed=seal_to_public_key(guardian.public_key, key,
-                                          context=concern_context(ref, "grant")),
-        ))
-    for staff_id in sorted(excluded):
-        concern.exclusions.append(ConcernExclusion(staff_id=staff_id))
+    _seal_record(concern, key, case)
+    granted = [g for g in guardians if _grant(concern, g, key, settings)]
+    if not granted and settings.escrow_public_key is None:
+        raise NoGuardianError("No guardian can receive concerns at the moment.")
     _seal_files(concern, key, draft.files)
     db.add(concern)
     db.add(SubmissionToken(
-        token_digest=digest, created_on=on,
-        receipt_sealed=seal(token_key(form_token), receipt.encode(),
+        id=new_id(), token_digest=digest, created_on=on,
+        receipt_sealed=seal(_receipt_box_key(form_token, browser_secret), receipt.encode(),
                             context=b"speakup/submission-token"),
     ))
     db.flush()
-    return Submission(receipt=receipt, repeated=False)
+    return Submission(receipt=receipt, repeated=False, ref=ref)
 
 
 def open_with_receipt(db: Session, *, receipt: str, settings: Settings) -> ReporterAccess:
@@ -249,10 +316,11 @@ def open_with_receipt(db: Session, *, receipt: str, settings: Settings) -> Repor
 
 @dataclass(frozen=True)
 class AttachmentView:
-    id: int
+    id: str
     filename: str
     content_type: str
     size: int
+    sanitised: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,6 +337,7 @@ class CaseView:
     """A concern opened with its key: what the reporter or a guardian reads."""
 
     concern: Concern
+    record: CaseRecord
     text: str
     name: str
     contact: str
@@ -280,25 +349,69 @@ class CaseView:
         return dict(STATUSES).get(self.concern.status, self.concern.status)
 
 
+def open_record(concern: Concern, key: bytes) -> CaseRecord:
+    """The case record (an empty one for a migrated concern no guardian has opened yet)."""
+    if concern.record_sealed is None:
+        return CaseRecord()
+    return record.loads(open_sealed(key, concern.record_sealed,
+                                    context=_record_context(concern.ref)))
+
+
+def _save_record(db: Session, concern: Concern, key: bytes, case: CaseRecord) -> None:
+    """Store a changed record, refusing to overwrite a change made since it was read."""
+    version = concern.record_version
+    sealed = seal(key, record.dumps(case), context=_record_context(concern.ref))
+    done = db.execute(update(Concern).where(Concern.id == concern.id,
+                                            Concern.record_version == version)
+                      .values(record_sealed=sealed, record_version=version + 1)
+                      .execution_options(synchronize_session=False))
+    if getattr(done, "rowcount", 0) != 1:
+        raise ConcernInvalidError("Someone else changed this case at the same moment. Look at "
+                                  "it again and repeat what you did.")
+    set_committed_value(concern, "record_sealed", sealed)
+    set_committed_value(concern, "record_version", version + 1)
+
+
+def _attachment_view(concern: Concern, a: Attachment, key: bytes) -> AttachmentView:
+    context = (concern_context(concern.ref, "attachment-meta") if a.legacy
+               else _attachment_context(concern.ref, a.id, "meta"))
+    meta = json.loads(open_sealed(key, a.meta_sealed, context=context))
+    return AttachmentView(a.id, meta["filename"], meta["content_type"],
+                          max(0, len(a.content_sealed) - 29), bool(meta.get("sanitised")))
+
+
+def _message_text(concern: Concern, m: Message, key: bytes) -> tuple[int, str]:
+    """(position in the thread, text) of a message; raises DecryptionError if it was moved."""
+    if m.legacy_order is not None:
+        raw = open_sealed(key, m.body_sealed, context=concern_context(concern.ref,
+                                                                      f"message-{m.author}"))
+        return m.legacy_order, raw.decode()
+    data = json.loads(open_sealed(key, m.body_sealed,
+                                  context=_message_context(concern.ref, m.id, m.author)))
+    return int(data["seq"]), str(data["text"])
+
+
 def _open_case(concern: Concern, key: bytes, *, include_notes: bool) -> CaseView:
     ref = concern.ref
     body = json.loads(open_sealed(key, concern.body_sealed, context=concern_context(ref, "body")))
-    by_message: dict[int | None, list[AttachmentView]] = {}
-    for a in concern.attachments:
-        meta = json.loads(open_sealed(key, a.meta_sealed,
-                                      context=concern_context(ref, "attachment-meta")))
-        by_message.setdefault(a.message_id, []).append(AttachmentView(
-            a.id, meta["filename"], meta["content_type"], max(0, len(a.content_sealed) - 29)))
-    view = CaseView(concern=concern, text=body["text"], name=body.get("name", ""),
+    case = open_record(concern, key)
+    by_message: dict[str | None, list[AttachmentView]] = {}
+    for a in sorted(concern.attachments, key=lambda a: a.id):
+        by_message.setdefault(a.message_id, []).append(_attachment_view(concern, a, key))
+    view = CaseView(concern=concern, record=case, text=body["text"], name=body.get("name", ""),
                     contact=body.get("contact", ""), attachments=by_message.get(None, []))
-    for m in concern.messages:
+    ordered = sorted((_message_text(concern, m, key), m) for m in concern.messages)
+    positions = [seq for (seq, _text), _m in ordered]
+    if concern.record_sealed is not None and (positions != list(range(1, len(ordered) + 1))
+                                              or len(ordered) != case.messages):
+        raise CaseTamperedError(f"case {ref}: its thread does not match its record")
+    for (_seq, text_), m in ordered:
         if m.author == "note" and not include_notes:
             continue
-        text = open_sealed(key, m.body_sealed, context=concern_context(ref, f"message-{m.author}"))
         name = {"reporter": "You" if not include_notes else "Reporter",
                 "guardian": m.staff.name if (m.staff and include_notes) else "Guardian",
                 "note": m.staff.name if m.staff else "Guardian"}[m.author]
-        view.thread.append(ThreadEntry(m.author, name, m.created_on, text.decode(),
+        view.thread.append(ThreadEntry(m.author, name, m.created_on, text_,
                                        tuple(by_message.get(m.id, []))))
     return view
 
@@ -314,15 +427,19 @@ def reporter_case(db: Session, *, access: ReporterAccess) -> CaseView:
         raise ReceiptNotFoundError from e
 
 
-def _add_message(concern: Concern, key: bytes, *, author: str, text: str, on: date,
-                 staff_id: int | None = None, files: Iterable[CleanFile] = ()) -> Message:
+def _add_message(db: Session, concern: Concern, key: bytes, *, author: str, text: str,
+                 on: date, staff_id: int | None = None, files: Iterable[CleanFile] = ()) -> Message:
+    case = open_record(concern, key)
+    seq = case.messages + 1
+    message_id = new_id()
     message = Message(
-        author=author, staff_id=staff_id, created_on=on,
-        body_sealed=seal(key, text.encode(),
-                         context=concern_context(concern.ref, f"message-{author}")),
+        id=message_id, author=author, staff_id=staff_id, created_on=on,
+        body_sealed=seal(key, json.dumps({"seq": seq, "text": text}).encode(),
+                         context=_message_context(concern.ref, message_id, author)),
     )
     concern.messages.append(message)
     _seal_files(concern, key, files, message)
+    _save_record(db, concern, key, replace(case, messages=seq))
     return message
 
 
@@ -339,7 +456,7 @@ def add_reporter_message(
     if concern.status == "closed":
         raise CaseClosedError("This concern has been closed. If something new has happened, "
                               "please raise a new concern.")
-    _add_message(concern, access.concern_key, author="reporter", text=text,
+    _add_message(db, concern, access.concern_key, author="reporter", text=text,
                  on=on or utc_today(), files=files)
     concern.awaiting_guardian = True
     concern.awaiting_reporter = False
@@ -353,23 +470,24 @@ def record_reporter_feedback(db: Session, *, access: ReporterAccess, answer: str
     concern = db.get(Concern, access.concern_id)
     if concern is None:
         raise ReceiptNotFoundError
-    concern.ngo_speak_up_again = answer
+    case = open_record(concern, access.concern_key)
+    _save_record(db, concern, access.concern_key,
+                 replace(case, ngo=replace(case.ngo, speak_up_again=answer)))
     db.flush()
 
 
-def read_attachment(concern: Concern, key: bytes, attachment_id: int) -> tuple[AttachmentView, bytes]:
+def read_attachment(concern: Concern, key: bytes, attachment_id: str) -> tuple[AttachmentView, bytes]:
     for a in concern.attachments:
         if a.id == attachment_id:
-            meta = json.loads(open_sealed(key, a.meta_sealed,
-                                          context=concern_context(concern.ref, "attachment-meta")))
-            content = open_sealed(key, a.content_sealed,
-                                  context=concern_context(concern.ref, "attachment"))
-            return AttachmentView(a.id, meta["filename"], meta["content_type"],
-                                  len(content)), content
+            view = _attachment_view(concern, a, key)
+            context = (concern_context(concern.ref, "attachment") if a.legacy
+                       else _attachment_context(concern.ref, a.id, "file"))
+            content = open_sealed(key, a.content_sealed, context=context)
+            return replace(view, size=len(content)), content
     raise CaseNotFoundError
 
 
-def reporter_attachment(db: Session, *, access: ReporterAccess, attachment_id: int) -> (
+def reporter_attachment(db: Session, *, access: ReporterAccess, attachment_id: str) -> (
     tuple[AttachmentView, bytes]
 ):
     concern = db.get(Concern, access.concern_id)
@@ -406,24 +524,77 @@ def deadlines(concern: Concern, *, settings: Settings, on: date | None = None) -
 class InboxRow:
     concern: Concern
     deadlines: Deadlines
+    record: CaseRecord
+
+
+def _grant_key(concern: Concern, grant: ConcernGrant, identity: StaffIdentity) -> bytes:
+    return open_with_private_key(identity.private_key, grant.key_sealed,
+                                 context=concern_context(concern.ref, "grant"))
 
 
 def inbox(
     db: Session, *, identity: StaffIdentity, settings: Settings, status: str | None = None,
     overdue_only: bool = False, on: date | None = None,
 ) -> list[InboxRow]:
-    """Cases this guardian holds a key for, newest first, with their deadlines."""
-    query = (select(Concern).join(ConcernGrant)
+    """Cases this guardian holds a key for, newest first, with their deadlines and records."""
+    query = (select(Concern, ConcernGrant).join(ConcernGrant)
              .where(ConcernGrant.staff_id == identity.user.id)
-             .order_by(Concern.received_on.desc(), Concern.id.desc()))
+             .order_by(Concern.received_on.desc(), Concern.ref))
     if status == "open":
         query = query.where(Concern.status != "closed")
     elif status:
         query = query.where(Concern.status == status)
-    rows = [InboxRow(c, deadlines(c, settings=settings, on=on)) for c in db.scalars(query)]
+    rows = []
+    for concern, grant in db.execute(query):
+        try:
+            case = _current_record(db, concern, grant, identity)
+        except DecryptionError:
+            case = CaseRecord()
+        rows.append(InboxRow(concern, deadlines(concern, settings=settings, on=on), case))
     if overdue_only:
         rows = [r for r in rows if r.deadlines.overdue]
     return rows
+
+
+def _current_record(db: Session, concern: Concern, grant: ConcernGrant,
+                    identity: StaffIdentity) -> CaseRecord:
+    key = _grant_key(concern, grant, identity)
+    if concern.record_sealed is None and grant.legacy_record is not None:
+        _finish_migration(db, concern, grant, key, identity)
+    return open_record(concern, key)
+
+
+def _finish_migration(db: Session, concern: Concern, grant: ConcernGrant, key: bytes,
+                      identity: StaffIdentity) -> None:
+    """A concern migrated from the first release: its record waited sealed to each guardian's
+    public key, and its messages and files under the old associated data. The first guardian to
+    open it moves them under the concern key, as new concerns are stored."""
+    assert grant.legacy_record is not None  # noqa: S101 - checked by the caller
+    case = record.loads(open_with_private_key(identity.private_key, grant.legacy_record,
+                                              context=concern_context(concern.ref, "legacy")))
+    legacy = sorted((m for m in concern.messages if m.legacy_order is not None),
+                    key=lambda m: m.legacy_order or 0)
+    for seq, m in enumerate(legacy, 1):
+        raw = open_sealed(key, m.body_sealed, context=concern_context(concern.ref,
+                                                                      f"message-{m.author}"))
+        m.body_sealed = seal(key, json.dumps({"seq": seq, "text": raw.decode()}).encode(),
+                             context=_message_context(concern.ref, m.id, m.author))
+        m.legacy_order = None
+    for a in concern.attachments:
+        if a.legacy:
+            meta = open_sealed(key, a.meta_sealed, context=concern_context(concern.ref,
+                                                                           "attachment-meta"))
+            content = open_sealed(key, a.content_sealed,
+                                  context=concern_context(concern.ref, "attachment"))
+            a.meta_sealed = seal(key, meta, context=_attachment_context(concern.ref, a.id, "meta"))
+            a.content_sealed = seal(key, content,
+                                    context=_attachment_context(concern.ref, a.id, "file"))
+            a.legacy = False
+    _seal_record(concern, key, replace(case, messages=len(legacy)))
+    concern.record_version += 1
+    for g in concern.grants:
+        g.legacy_record = None
+    db.flush()
 
 
 def _granted(db: Session, identity: StaffIdentity, ref: str) -> tuple[Concern, bytes]:
@@ -435,11 +606,24 @@ def _granted(db: Session, identity: StaffIdentity, ref: str) -> tuple[Concern, b
     if grant is None:
         raise CaseNotFoundError
     try:
-        key = open_with_private_key(identity.private_key, grant.key_sealed,
-                                    context=concern_context(concern.ref, "grant"))
+        key = _grant_key(concern, grant, identity)
+        if concern.record_sealed is None and grant.legacy_record is not None:
+            _finish_migration(db, concern, grant, key, identity)
     except DecryptionError as e:
         raise CaseNotFoundError from e
     return concern, key
+
+
+def granted_case(db: Session, *, identity: StaffIdentity, ref: str) -> tuple[Concern, bytes,
+                                                                               CaseRecord]:
+    """A case this guardian holds a grant for: the concern, its key and its record."""
+    concern, key = _granted(db, identity, ref)
+    return concern, key, open_record(concern, key)
+
+
+def save_record(db: Session, *, concern: Concern, key: bytes, case: CaseRecord) -> None:
+    """Store a guardian's change to a case record (themes, NGO fields)."""
+    _save_record(db, concern, key, case)
 
 
 def open_case(db: Session, *, identity: StaffIdentity, ref: str) -> CaseView:
@@ -449,7 +633,7 @@ def open_case(db: Session, *, identity: StaffIdentity, ref: str) -> CaseView:
 
 
 def guardian_attachment(db: Session, *, identity: StaffIdentity, ref: str,
-                        attachment_id: int) -> tuple[AttachmentView, bytes]:
+                        attachment_id: str) -> tuple[AttachmentView, bytes]:
     concern, key = _granted(db, identity, ref)
     audit.record(db, actor=f"staff:{identity.user.id}", action="case.download",
                  target=f"case:{ref}")
@@ -467,7 +651,8 @@ def reply_to_reporter(db: Session, *, identity: StaffIdentity, ref: str, text: s
         raise ConcernInvalidError("Write your reply.", "text")
     concern, key = _granted(db, identity, ref)
     on = on or utc_today()
-    _add_message(concern, key, author="guardian", text=text, on=on, staff_id=identity.user.id)
+    _add_message(db, concern, key, author="guardian", text=text, on=on,
+                 staff_id=identity.user.id)
     concern.awaiting_guardian = False
     concern.awaiting_reporter = True
     if concern.status == "new":
@@ -483,7 +668,7 @@ def add_note(db: Session, *, identity: StaffIdentity, ref: str, text: str,
     if not text.strip():
         raise ConcernInvalidError("Write your note.", "text")
     concern, key = _granted(db, identity, ref)
-    _add_message(concern, key, author="note", text=text, on=on or utc_today(),
+    _add_message(db, concern, key, author="note", text=text, on=on or utc_today(),
                  staff_id=identity.user.id)
     audit.record(db, actor=_actor(identity), action="case.note", target=f"case:{ref}")
     db.flush()
@@ -511,34 +696,32 @@ def mark_read(db: Session, *, identity: StaffIdentity, ref: str) -> None:
     audit.record(db, actor=_actor(identity), action="case.view", target=f"case:{ref}")
 
 
-def assignable_guardians(db: Session, *, ref: str) -> list[StaffUser]:
+def assignable_guardians(db: Session, *, case: CaseRecord) -> list[StaffUser]:
     """Active guardians the reporter did not exclude from this case."""
-    concern = db.scalar(select(Concern).where(Concern.ref == ref))
-    if concern is None:
-        raise CaseNotFoundError
-    excluded = {e.staff_id for e in concern.exclusions}
+    excluded = set(case.excluded)
     return [g for g in eligible_guardians(db) if g.id not in excluded]
 
 
-def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int | None) -> None:
+def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int | None,
+           settings: Settings) -> None:
     """Assign a case, sealing its key to the assignee if they do not hold it yet.
 
-    A guardian the reporter excluded can never be given the case.
+    A guardian the reporter excluded can never be given the case, nor one whose public key's
+    binding fails.
     """
     concern, key = _granted(db, identity, ref)
     if assignee_id is None:
         concern.assigned_to_id = None
     else:
-        allowed = {g.id: g for g in assignable_guardians(db, ref=ref)}
+        allowed = {g.id: g for g in assignable_guardians(db, case=open_record(concern, key))}
         assignee = allowed.get(assignee_id)
         if assignee is None:
             raise ConcernInvalidError("That guardian cannot be given this case.", "assignee")
-        if not any(g.staff_id == assignee.id for g in concern.grants):
-            concern.grants.append(ConcernGrant(
-                staff_id=assignee.id,
-                key_sealed=seal_to_public_key(assignee.public_key, key,
-                                              context=concern_context(ref, "grant")),
-            ))
+        if not any(g.staff_id == assignee.id for g in concern.grants) and not _grant(
+                concern, assignee, key, settings):
+            raise ConcernInvalidError("That guardian's key could not be checked, so the case "
+                                      "cannot be shared with them. Ask them to sign in once, "
+                                      "then try again.", "assignee")
         concern.assigned_to_id = assignee.id
     audit.record(db, actor=_actor(identity), action="case.assign", target=f"case:{ref}",
                  detail=f"staff:{assignee_id}" if assignee_id else "unassigned")
@@ -546,7 +729,7 @@ def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int |
 
 
 def grant_from_escrow(db: Session, *, ref: str, escrow_private_key: bytes, staff_id: int,
-                      actor: str = "cli") -> None:
+                      settings: Settings, actor: str = "cli") -> None:
     """Open a case with the organisation's offline escrow key and seal it to a guardian.
 
     For when every guardian who held the case has left or lost both password and recovery
@@ -560,18 +743,33 @@ def grant_from_escrow(db: Session, *, ref: str, escrow_private_key: bytes, staff
                                     context=concern_context(ref, "escrow-key"))
     except DecryptionError as e:
         raise CaseNotFoundError from e
-    allowed = {g.id: g for g in assignable_guardians(db, ref=ref)}
+    allowed = {g.id: g for g in assignable_guardians(db, case=open_record(concern, key))}
     if staff_id not in allowed:
         raise ConcernInvalidError("That guardian cannot be given this case.", "assignee")
-    if not any(g.staff_id == staff_id for g in concern.grants):
-        concern.grants.append(ConcernGrant(
-            staff_id=staff_id,
-            key_sealed=seal_to_public_key(allowed[staff_id].public_key, key,
-                                          context=concern_context(ref, "grant")),
-        ))
+    if not any(g.staff_id == staff_id for g in concern.grants) and not _grant(
+            concern, allowed[staff_id], key, settings):
+        raise ConcernInvalidError("That guardian's key could not be checked.", "assignee")
     audit.record(db, actor=actor, action="case.escrow-grant", target=f"case:{ref}",
                  detail=f"staff:{staff_id}")
     db.flush()
+
+
+def reseal_grants(db: Session, user: StaffUser, old_private: bytes, new_public: bytes) -> int:
+    """Key rotation: re-seal every concern key granted to ``user`` to their new public key."""
+    count = 0
+    for grant in db.scalars(select(ConcernGrant).where(ConcernGrant.staff_id == user.id)):
+        concern = grant.concern
+        key = open_with_private_key(old_private, grant.key_sealed,
+                                    context=concern_context(concern.ref, "grant"))
+        grant.key_sealed = seal_to_public_key(new_public, key,
+                                              context=concern_context(concern.ref, "grant"))
+        if grant.legacy_record is not None:
+            raw = open_with_private_key(old_private, grant.legacy_record,
+                                        context=concern_context(concern.ref, "legacy"))
+            grant.legacy_record = seal_to_public_key(new_public, raw,
+                                                     context=concern_context(concern.ref, "legacy"))
+        count += 1
+    return count
 
 
 @dataclass(frozen=True)
@@ -583,54 +781,114 @@ class NgoFields:
 
 
 def record_ngo(db: Session, *, identity: StaffIdentity, ref: str, fields: NgoFields) -> None:
-    """Record the National Guardian's Office fields for a case."""
-    concern, _key = _granted(db, identity, ref)
+    """Record the National Guardian's Office fields for a case (sealed in its record)."""
+    concern, key = _granted(db, identity, ref)
     unknown = fields.elements - {code for code, _ in NGO_ELEMENTS}
     if unknown or fields.raised not in ("anonymous", "confidential", "open"):
         raise ConcernInvalidError("Choose from the options given.", "raised")
-    concern.ngo_raised = fields.raised
-    for code, _label in NGO_ELEMENTS:
-        setattr(concern, f"ngo_{code}", code in fields.elements)
-    concern.ngo_professional_group = fields.professional_group or None
-    concern.ngo_speak_up_again = fields.speak_up_again or None
+    case = open_record(concern, key)
+    _save_record(db, concern, key, replace(case, ngo=NgoRecord(
+        raised=fields.raised,
+        elements=tuple(code for code, _ in NGO_ELEMENTS if code in fields.elements),
+        professional_group=fields.professional_group or None,
+        speak_up_again=fields.speak_up_again or None)))
     audit.record(db, actor=_actor(identity), action="case.ngo", target=f"case:{ref}")
     db.flush()
 
 
-NGO_EXPORT_COLUMNS = (
-    "case_reference", "received_on", "quarter", "status", "closed_on", "raised",
-    *(code for code, _ in NGO_ELEMENTS), "professional_group", "speak_up_again",
-)
+def visible_events(db: Session, *, identity: StaffIdentity, limit: int = 200) -> (
+        list[audit.AuditEvent]):
+    """The newest audit events, with the target of any case this guardian holds no grant for
+    replaced by "a case you cannot open" (the rows themselves are unchanged in the database)."""
+    held = set(db.scalars(select(Concern.ref).join(ConcernGrant)
+                          .where(ConcernGrant.staff_id == identity.user.id)))
+    events = audit.recent(db, limit)
+    for event in events:
+        if event.target.startswith("case:") and event.target[5:] not in held:
+            db.expunge(event)
+            event.target = "a case you cannot open"
+    return events
 
 
-def _quarter(d: date) -> str:
-    """NHS financial-year quarter, e.g. 2026/27 Q3."""
-    start = d.year if d.month >= 4 else d.year - 1
-    return f"{start}/{str(start + 1)[2:]} Q{((d.month - 4) % 12) // 3 + 1}"
+# --- the National Guardian's Office return --------------------------------------------------
 
 
-def ngo_export(db: Session, *, start: date, end: date, actor: str) -> str:
-    """CSV of every case received from ``start`` to ``end`` inclusive: NGO fields only.
+@dataclass(frozen=True)
+class NgoReturn:
+    """The counts the National Guardian's Office collects for a period: exact (a return to the
+    regulator), with the counts below ``small_below`` flagged so the guardian can take care
+    where they are shared. No reference, date or per-case row."""
 
-    No free text, no site, no ethnicity: exactly what the National Guardian's Office asks for.
+    start: date
+    end: date
+    cases: int
+    counts: tuple[tuple[str, str, int], ...]  # (section, item, count)
+    small_below: int
+
+    @property
+    def small(self) -> list[tuple[str, str, int]]:
+        return [c for c in self.counts if 0 < c[2] < self.small_below]
+
+
+def ngo_return(db: Session, *, identity: StaffIdentity, start: date, end: date,
+               settings: Settings) -> NgoReturn:
+    """The NGO return for cases received from ``start`` to ``end`` inclusive, counted from
+    the cases themselves, which is why only a guardian who can open every one of them can make
+    it: a guardian the reporter excluded from a case learns nothing about it by subtraction.
+
+    Raises :class:`NotAllCasesOpenError` (saying nothing about how many, or which) otherwise.
     """
     if end < start:
         raise ConcernInvalidError("The end date must be on or after the start date.", "end")
+    concerns = list(db.scalars(select(Concern).where(Concern.received_on >= start,
+                                                     Concern.received_on <= end)))
+    held = set(db.scalars(select(ConcernGrant.concern_id).where(
+        ConcernGrant.staff_id == identity.user.id)))
+    if any(c.id not in held for c in concerns):
+        raise NotAllCasesOpenError(
+            "This return counts cases that are not open to you, so another guardian must make "
+            "it. Ask a guardian who can open every case of the period.")
+    tally: Counter[tuple[str, str]] = Counter()
+    sections = {"raised": ("anonymous", "confidential", "open"),
+                "element": tuple(code for code, _ in NGO_ELEMENTS),
+                "professional_group": tuple(code for code, _ in
+                                            settings.organisation.professional_groups),
+                "speak_up_again": tuple(code for code, _ in SPEAK_UP_AGAIN)}
+    for concern in concerns:
+        _concern, _key, case = granted_case(db, identity=identity, ref=concern.ref)
+        tally["raised", case.ngo.raised or case.identity_mode] += 1
+        for element in case.ngo.elements:
+            tally["element", element] += 1
+        tally["professional_group",
+              case.ngo.professional_group or case.professional_group or "not-known"] += 1
+        if case.ngo.speak_up_again:
+            tally["speak_up_again", case.ngo.speak_up_again] += 1
+        tally["status", concern.status] += 1
+    sections["professional_group"] = (*sections["professional_group"], *sorted(
+        {item for section, item in tally if section == "professional_group"}
+        - set(sections["professional_group"])))
+    sections["status"] = tuple(code for code, _ in STATUSES)
+    counts = tuple((section, item, tally[section, item])
+                   for section, items in sections.items() for item in items)
+    audit.record(db, actor=_actor(identity), action="ngo.return", detail=f"{start}..{end}")
+    return NgoReturn(start, end, len(concerns), counts, settings.min_cell_size)
+
+
+NGO_RETURN_COLUMNS = ("section", "item", "count")
+
+
+def ngo_return_csv(result: NgoReturn) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(NGO_EXPORT_COLUMNS)
-    for c in db.scalars(select(Concern).where(Concern.received_on >= start,
-                                              Concern.received_on <= end)
-                        .order_by(Concern.received_on, Concern.id)):
-        writer.writerow([
-            c.ref, c.received_on.isoformat(), _quarter(c.received_on), c.status,
-            c.closed_on.isoformat() if c.closed_on else "", c.ngo_raised or c.identity_mode,
-            *("yes" if getattr(c, f"ngo_{code}") else "no" for code, _ in NGO_ELEMENTS),
-            c.ngo_professional_group or c.professional_group or "not-known",
-            c.ngo_speak_up_again or "",
-        ])
-    audit.record(db, actor=actor, action="ngo.export", detail=f"{start}..{end}")
+    writer.writerow(NGO_RETURN_COLUMNS)
+    writer.writerow(["period", f"{result.start}..{result.end}", ""])
+    writer.writerow(["total", "cases", result.cases])
+    for row in result.counts:
+        writer.writerow(row)
     return out.getvalue()
+
+
+# --- maintenance ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -654,3 +912,36 @@ def purge(db: Session, *, settings: Settings, actor: str = "cli",
                  detail=f"concerns={purged.concerns} closed before {cutoff}")
     db.flush()
     return purged
+
+
+# Tables the anonymous side writes to: their rows' storage order and (PostgreSQL) transaction
+# ids are re-written by `mix`.
+MIXED_TABLES = ("concerns", "concern_grants", "messages", "attachments", "submission_tokens",
+                "pending_records")
+
+
+def mix(db: Session) -> int:
+    """Re-write every row of the anonymous side's tables, in random order, in one transaction
+    (PostgreSQL only; SQLite keeps these tables in random-id order and has no transaction ids).
+
+    On PostgreSQL a row's ``xmin`` is the id of the transaction that last wrote it, and ids of
+    transactions that wrote audit rows (which carry times) bracket it, so a reporter's write
+    could be dated to seconds by a reader of the live database; and a table's physical order is
+    the order rows were written, which a pg_dump keeps. After `mix` every such row carries the
+    mix's transaction id and sits in random order, so nothing finer than the last mix (and the
+    day, which `received_on` and `created_on` state anyway) is left. Run it often (the systemd
+    timer runs it hourly, and `speakup purge` daily); VACUUM afterwards removes the old row
+    versions from the files. Returns the number of rows re-written.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return 0
+    total = 0
+    rng = secrets.SystemRandom()
+    for table in MIXED_TABLES:
+        ids = list(db.scalars(text(f"SELECT id FROM {table}")))  # noqa: S608 - fixed names
+        rng.shuffle(ids)
+        for row_id in ids:
+            db.execute(text(f"UPDATE {table} SET id = id WHERE id = :i"), {"i": row_id})  # noqa: S608
+        total += len(ids)
+    db.flush()
+    return total

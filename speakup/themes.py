@@ -1,9 +1,9 @@
 """Themes of concerns: found when a concern arrives, reviewed by guardians, learnt from.
 
 When a concern is submitted, the app's theme engine (`core.themes.engine`) reads its text
-before it is sealed. Only the theme ids, their scores and the tone are stored, never the words
-that triggered them: those are words from the concern. With the reporter's consent a redacted
-extract is sealed under the server's quote key for equality summaries.
+before it is sealed. Only the theme ids, their scores and the tone are recorded (in the sealed
+case record), never the words that triggered them. With the reporter's consent a redacted
+extract goes into the concern's equality facts, sealed to the analysis key (`speakup.analytics`).
 
 On the case page the evidence is recomputed from the decrypted text, so it is never stored.
 Guardians confirm, remove or add themes, or record that no theme applies; a concern with any
@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Final
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import StaffUser
@@ -37,10 +37,10 @@ from config.settings import Settings
 from core import audit
 from core import themes as app_themes
 from core.db import today as utc_today
-from core.encryption import concern_context, seal
-from speakup import services
-from speakup.models import Concern, ConcernGrant, ConcernTheme
+from speakup import analytics, services
+from speakup.models import Concern, ConcernGrant
 from speakup.models import ThemeModel as StoredModel
+from speakup.record import CaseRecord, CaseTheme
 
 log = logging.getLogger("speakup.themes")
 
@@ -64,11 +64,13 @@ DECISIONS: Final = ("confirmed", "removed")
 
 @dataclass(frozen=True)
 class NewConcernThemes:
-    """What is stored about a new concern's themes: rows, tone and the sealed quote extract."""
+    """What is recorded about a new concern's themes: themes, tone and the consented quote
+    extract (redacted), and whether the engine failed."""
 
-    themes: list[ConcernTheme]
+    themes: tuple[CaseTheme, ...]
     tone: float | None
-    quote_sealed: bytes | None
+    quote: str | None
+    failed: bool = False
 
 
 def quote_extract(text: str, limit: int = QUOTE_LIMIT) -> str:
@@ -84,37 +86,35 @@ def quote_extract(text: str, limit: int = QUOTE_LIMIT) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def analyse_new_concern(db: Session, *, text: str, ref: str, quote_consent: bool,
+def analyse_new_concern(db: Session, *, text: str, quote_consent: bool,
                         settings: Settings) -> NewConcernThemes:
     """Themes (ids and scores, status ``suggested``) and tone (one decimal; None for text that
-    is not English) of a concern's text, and its quote extract sealed under
-    `core.themes.quote_key` if the reporter consented (None otherwise).
+    is not English) of a concern's text, and its redacted quote extract if the reporter
+    consented (None otherwise).
 
     Never raises: a submission must not fail because of theme analysis. If the engine or the
-    redaction fails, that part is left empty and only the exception's type is logged.
+    redaction fails, that part is left empty and ``failed`` is set, which the guardian sees on
+    the case page. Nothing is logged: this runs for an anonymous reporter.
     """
-    rows: list[ConcernTheme] = []
+    found: tuple[CaseTheme, ...] = ()
     tone: float | None = None
+    failed = False
     try:
         tagged = app_themes.engine(db, settings).tag(text)
-    # Deliberately broad: any failure of the engine only costs the themes, and is logged.
-    except Exception as e:
-        log.warning("theme analysis failed (%s): concern stored without themes", type(e).__name__)
+    # Deliberately broad: any failure of the engine only costs the themes.
+    except Exception:
+        failed = True
     else:
-        rows = [ConcernTheme(theme_id=hit.theme, source="engine", status="suggested",
-                             score=round(hit.score, 4)) for hit in tagged.themes]
+        found = tuple(CaseTheme(hit.theme, "engine", "suggested", round(hit.score, 4))
+                      for hit in tagged.themes)
         tone = round(tagged.tone, 1) if tagged.english else None
-    quote: bytes | None = None
+    quote: str | None = None
     if quote_consent:
         try:
-            extract = quote_extract(text)
-        except Exception as e:  # a quote is optional; never store an unredacted one
-            log.warning("quote redaction failed (%s): no quote stored", type(e).__name__)
-        else:
-            if extract:
-                quote = seal(app_themes.quote_key(settings), extract.encode(),
-                             context=concern_context(ref, "quote"))
-    return NewConcernThemes(rows, tone, quote)
+            quote = quote_extract(text) or None
+        except Exception:  # a quote is optional; never store an unredacted one
+            quote = None
+    return NewConcernThemes(found, tone, quote, failed)
 
 
 # --- the case page ----------------------------------------------------------------------------
@@ -163,15 +163,15 @@ def case_themes(db: Session, *, case: services.CaseView, settings: Settings) -> 
         evidence = {}
     order = {theme_id: i for i, theme_id in enumerate(taxonomy.theme_ids)}
     rows: list[ThemeRow] = []
-    for row in sorted(case.concern.themes, key=lambda t: (t.status == "removed",
-                                                          order.get(t.theme_id, len(order)))):
+    for row in sorted(case.record.themes, key=lambda t: (t.status == "removed",
+                                                         order.get(t.theme_id, len(order)))):
         known = row.theme_id in order
         theme = taxonomy.theme(row.theme_id) if known else None
         rows.append(ThemeRow(
             row.theme_id, theme.label if theme else row.theme_id,
             theme.description if theme else "This theme is no longer in the taxonomy.",
             row.status, row.source, row.score, evidence.get(row.theme_id, ())))
-    present = {row.theme_id for row in case.concern.themes}
+    present = {row.theme_id for row in case.record.themes}
     addable = [(t.id, t.label) for t in taxonomy.themes if t.id not in present]
     return CaseThemes(rows, addable)
 
@@ -189,32 +189,48 @@ class ThemeReview:
     added: bool
 
 
+def _corrected(db: Session, old: CaseRecord, new: CaseRecord, settings: Settings) -> CaseRecord:
+    """``new`` with its equality facts brought up to date: a change to the counted themes
+    writes a correction record (`speakup.analytics`), nothing else does."""
+    if old.equality is None or set(old.counted_themes) == set(new.counted_themes):
+        return new
+    previous = analytics.Facts.from_json(old.equality)
+    scores = {t.theme_id: t.score or 0.0 for t in new.themes if t.status != "removed"}
+    facts = replace(previous, themes={t: round(s, 4) for t, s in scores.items()})
+    return replace(new, equality=analytics.record_correction(db, old=old.equality, new=facts,
+                                                             settings=settings))
+
+
 def review_theme(db: Session, *, identity: StaffIdentity, ref: str, theme_id: str, decision: str,
                  settings: Settings) -> ThemeReview:
     """Confirm or remove a theme on a case the guardian holds a grant for.
 
     Confirming a theme that is not on the case adds it (source ``guardian``, status
     ``confirmed``); confirming a removed one puts it back. Audited as ``case.theme`` with the
-    detail ``theme_id:status``. Raises `CaseNotFoundError` without a grant and
-    `ConcernInvalidError` for an unknown theme or a decision other than `DECISIONS`.
+    detail ``theme_id:status``. A change to the themes that count sends a correction to the
+    equality record. Raises `CaseNotFoundError` without a grant and `ConcernInvalidError` for an
+    unknown theme or a decision other than `DECISIONS`.
     """
     if decision not in DECISIONS:
         raise services.ConcernInvalidError("Choose to confirm or remove the theme.", "decision")
-    concern, _key = services._granted(db, identity, ref)
+    concern, key, case = services.granted_case(db, identity=identity, ref=ref)
     taxonomy = app_themes.engine(db, settings).taxonomy
-    row = next((t for t in concern.themes if t.theme_id == theme_id), None)
+    rows = list(case.themes)
+    at = next((i for i, t in enumerate(rows) if t.theme_id == theme_id), None)
     added = False
-    if row is None:
+    if at is None:
         if theme_id not in taxonomy.theme_ids:
             raise services.ConcernInvalidError("Choose a theme from the list.", "theme")
         if decision == "removed":
             raise services.ConcernInvalidError("That theme is not on this case.", "theme")
-        row = ConcernTheme(theme_id=theme_id, source="guardian", status="confirmed", score=None)
-        concern.themes.append(row)
+        rows.append(CaseTheme(theme_id, "guardian", "confirmed", None))
         added = True
-    row.status = decision
-    if decision == "confirmed":
-        concern.no_theme_on = None  # a theme applies after all
+    else:
+        rows[at] = replace(rows[at], status=decision)
+    changed = case.with_themes(tuple(rows), no_theme_on=(None if decision == "confirmed"
+                                                         else case.no_theme_on))
+    services.save_record(db, concern=concern, key=key,
+                         case=_corrected(db, case, changed, settings))
     audit.record(db, actor=f"staff:{identity.user.id}", action="case.theme", target=f"case:{ref}",
                  detail=f"{theme_id}:{decision}")
     db.flush()
@@ -222,26 +238,27 @@ def review_theme(db: Session, *, identity: StaffIdentity, ref: str, theme_id: st
     return ThemeReview(theme_id, label, decision, added)
 
 
-def mark_no_theme(db: Session, *, identity: StaffIdentity, ref: str,
+def mark_no_theme(db: Session, *, identity: StaffIdentity, ref: str, settings: Settings,
                   on: date | None = None) -> int:
     """Record that no theme applies to a case the guardian holds a grant for.
 
-    Every theme row on the case that is not removed yet is removed (they stay listed as
-    removed), and the concern's ``no_theme_on`` is set to the day (``on``, default today in
-    UTC): the case is then a reviewed example with no theme for `retrain`, even if the engine
-    suggested nothing. Confirming or adding a theme afterwards clears it (`review_theme`).
-    Audited as ``case.theme`` with the detail ``none:reviewed`` and the themes it removed
+    Every theme on the case that is not removed yet is removed (they stay listed as removed),
+    and the record's ``no_theme_on`` is set to the day (``on``, default today in UTC): the case
+    is then a reviewed example with no theme for `retrain`, even if the engine suggested
+    nothing. Confirming or adding a theme afterwards clears it (`review_theme`). Audited as
+    ``case.theme`` with the detail ``none:reviewed`` and the themes it removed
     (``none:reviewed removed=a,b``). Marking a case already marked changes nothing and is not
     audited again (a double click, a stale tab). Returns how many themes were removed. Raises
     `CaseNotFoundError` without a grant.
     """
-    concern, _key = services._granted(db, identity, ref)
-    if concern.no_theme_on is not None:
+    concern, key, case = services.granted_case(db, identity=identity, ref=ref)
+    if case.no_theme_on is not None:
         return 0
-    removed = sorted(row.theme_id for row in concern.themes if row.status != "removed")
-    for row in concern.themes:
-        row.status = "removed"
-    concern.no_theme_on = on or utc_today()
+    removed = sorted(t.theme_id for t in case.themes if t.status != "removed")
+    changed = case.with_themes(tuple(replace(t, status="removed") for t in case.themes),
+                               no_theme_on=on or utc_today())
+    services.save_record(db, concern=concern, key=key,
+                         case=_corrected(db, case, changed, settings))
     detail = "none:reviewed" + (f" removed={','.join(removed)}" if removed else "")
     audit.record(db, actor=f"staff:{identity.user.id}", action="case.theme", target=f"case:{ref}",
                  detail=detail)
@@ -296,15 +313,18 @@ class RetrainResult:
     retrained_themes: tuple[str, ...]
 
 
-def _reviewed(db: Session, identity: StaffIdentity) -> list[Concern]:
+def _reviewed(db: Session, identity: StaffIdentity) -> list[tuple[Concern, CaseRecord]]:
     """Concerns this guardian holds a grant for with at least one reviewed theme, or on which
-    a guardian recorded that no theme applies, oldest first."""
-    reviewed = or_(ConcernTheme.status.in_(DECISIONS), ConcernTheme.source == "guardian")
-    return list(db.scalars(
-        select(Concern).join(ConcernGrant)
-        .where(ConcernGrant.staff_id == identity.user.id,
-               or_(Concern.themes.any(reviewed), Concern.no_theme_on.is_not(None)))
-        .order_by(Concern.id)))
+    a guardian recorded that no theme applies, oldest first (the order received, then the
+    reference)."""
+    found = []
+    for concern in db.scalars(select(Concern).join(ConcernGrant)
+                              .where(ConcernGrant.staff_id == identity.user.id)
+                              .order_by(Concern.received_on, Concern.ref)):
+        _concern, _key, case = services.granted_case(db, identity=identity, ref=concern.ref)
+        if case.reviewed:
+            found.append((concern, case))
+    return found
 
 
 def _comparison(metadata: dict[str, object], engine: ThemeEngine) -> list[ThemeComparison]:
@@ -402,9 +422,9 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
     shipped = app_themes.shipped_model()
     known = set(current.taxonomy.theme_ids)
     examples = []
-    for i, concern in enumerate(concerns):
+    for i, (concern, case) in enumerate(concerns):
         text = services.open_case(db, identity=identity, ref=concern.ref).text
-        labels = frozenset(t.theme_id for t in concern.themes
+        labels = frozenset(t.theme_id for t in case.themes
                            if t.status == "confirmed" and t.theme_id in known)
         split = HELDOUT if i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else DEV
         examples.append(LabelledExample(concern.ref, text, labels, split))

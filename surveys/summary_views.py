@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import Field, SelectField
 from wtforms.validators import ValidationError
 
+from accounts import orgkeys
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
 from core.web import db, settings
+from speakup import analytics
 from surveys import charts, results, theme_charts, themes
 from surveys.models import Survey
 
@@ -23,6 +25,9 @@ bp = Blueprint("edi_themes", __name__, url_prefix="/themes", template_folder="te
 edi_only = require_role("edi")
 
 SURVEY_PREFIX = "survey-"
+NO_KEY = ("The summaries are sealed so that only EDI leads can read them, and your account has "
+          "not been given the key yet. It is shared with you automatically the next time "
+          "another EDI lead signs in.")
 
 
 class SummaryForm(FlaskForm):
@@ -66,6 +71,26 @@ def _survey(source: str) -> Survey | None:
     return db().get(Survey, int(number))
 
 
+def _analysis_key() -> bytes | None:
+    """The analysis private key, opened in this EDI lead's session (None if they do not hold
+    it yet: it is shared with a new EDI lead when another one signs in)."""
+    identity = g.identity
+    try:
+        return orgkeys.private_key(db(), identity.user, identity.private_key)
+    except orgkeys.OrgKeyError:
+        return None
+
+
+def _facts() -> list[analytics.Facts]:
+    if "concern_facts" not in g:
+        key = _analysis_key()
+        g.concern_facts = [] if key is None else analytics.current_facts(
+            db(), analysis_private=key, settings=settings())
+        db().commit()  # settling pending facts (see speakup.analytics) is kept
+    facts: list[analytics.Facts] = g.concern_facts
+    return facts
+
+
 def _form() -> tuple[SummaryForm, Survey | None]:
     form = SummaryForm(formdata=request.args, source=themes.CONCERNS, grain=themes.QUARTER,
                        by="", quarter="", wave="")
@@ -75,7 +100,7 @@ def _form() -> tuple[SummaryForm, Survey | None]:
     survey = _survey(form.source.data or "")
     if survey is None:
         dims = [(d, themes.CONCERN_DIMENSION_LABELS[d]) for d in themes.CONCERN_BREAKDOWNS]
-        quarters = themes.concern_quarters(db())
+        quarters = themes.concern_quarters(_facts())
         form.quarter.choices = [("", "The latest quarter that has ended"),
                                 *((q, q) for q in reversed(quarters))]
         form.wave.choices = [("", "")]
@@ -98,14 +123,17 @@ def _summarise() -> tuple[SummaryForm, Survey | None, themes.ThemeSummary | None
     if not form.validate():
         return form, survey, None, "", 400
     try:
+        if _analysis_key() is None:
+            return form, survey, None, NO_KEY, 200
         if survey is None:
-            summary = themes.concern_summary(db(), settings=settings(), grain=form.grain.data,
-                                             by=form.by.data or None,
+            summary = themes.concern_summary(db(), settings=settings(), facts=_facts(),
+                                             grain=form.grain.data, by=form.by.data or None,
                                              quarter=form.quarter.data or None)
         else:
             summary = themes.survey_summary(db(), settings=settings(), survey=survey,
                                             by=form.by.data or None,
-                                            wave_label=form.wave.data or None)
+                                            wave_label=form.wave.data or None,
+                                            analysis_key=_analysis_key())
     except themes.NothingToSummariseError as e:
         return form, survey, None, str(e), 200
     except (themes.ThemeSummaryError, DisclosureError) as e:

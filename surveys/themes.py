@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import UNKNOWN, Cell, Policy, Population, release
@@ -58,10 +57,10 @@ from analysis.themes.taxonomy import Theme
 from config.settings import Settings
 from config.vocabulary import wres_group
 from core.db import today as utc_today
-from core.encryption import DecryptionError, concern_context, open_sealed
+from core.encryption import DecryptionError
 from core.themes import engine as theme_engine
-from core.themes import quote_key
-from speakup.models import Concern, ConcernTheme
+from speakup import analytics
+from speakup.analytics import month_of, quarter_of
 from surveys import results, services
 from surveys.charts import ETHNIC_GROUPS, UNKNOWN_LABEL, Labels
 from surveys.models import Survey, SurveyWave
@@ -111,16 +110,6 @@ def tone_bucket(tone: float | None) -> str:
 
 
 # --- periods ----------------------------------------------------------------------------------
-
-
-def quarter_of(day: date) -> str:
-    """NHS financial-year quarter, e.g. ``2026/27 Q3`` for November 2026."""
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}/{str(start + 1)[2:]} Q{(day.month - 4) % 12 // 3 + 1}"
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 def quarter_start(day: date) -> date:
@@ -360,37 +349,34 @@ def _joined(phrases: Sequence[str], documents: Sequence[Sequence[str]], k: int) 
 
 @dataclass(frozen=True)
 class _ConcernRecord:
-    id: int
-    ref: str
+    key: str  # the fact's position in this computation: nothing that identifies a concern
     quarter: str
     month: str
     groups: tuple[str, ...]  # site, professional group, ethnic group
     tone: str
-    consent: bool
+    themes: Mapping[str, float]
+    quote: str | None
 
 
-def _concern_records(db: Session, before: date) -> list[_ConcernRecord]:
-    rows = db.execute(
-        select(Concern.id, Concern.ref, Concern.received_on, Concern.site,
-               Concern.professional_group, Concern.ethnicity, Concern.tone,
-               Concern.quote_consent)
-        .where(Concern.received_on < before).order_by(Concern.id))
-    return [_ConcernRecord(cid, ref, quarter_of(on), month_of(on),
-                           (_value(site), _value(group), _value(wres_group(ethnicity))),
-                           tone_bucket(tone), bool(consent))
-            for cid, ref, on, site, group, ethnicity, tone, consent in rows]
+def _concern_records(facts: Sequence[analytics.Facts], before: date) -> list[_ConcernRecord]:
+    cutoff = month_of(before)
+    return [_ConcernRecord(str(i), f.quarter, f.month,
+                           (_value(f.site), _value(f.professional_group),
+                            _value(wres_group(f.ethnicity))),
+                           tone_bucket(f.tone), f.themes, f.quote)
+            for i, f in enumerate(facts) if f.month < cutoff]
 
 
-def concern_quarters(db: Session, *, on: date | None = None) -> list[str]:
+def concern_quarters(facts: Sequence[analytics.Facts], *, on: date | None = None) -> list[str]:
     """Every complete quarter from the first concern's to the last one before ``on``'s
     (default today), oldest first; empty if no concern was received before this quarter."""
     before = quarter_start(on or utc_today())
-    first = db.scalar(select(Concern.received_on).where(Concern.received_on < before)
-                      .order_by(Concern.received_on).limit(1))
-    if first is None:
+    months = sorted(f.month for f in facts if f.month < month_of(before))
+    if not months:
         return []
+    year, month = (int(x) for x in months[0].split("-"))
     out = []
-    start = quarter_start(first)
+    start = quarter_start(date(year, month, 1))
     while start < before:
         out.append(quarter_of(start))
         start = add_months(start, 3)
@@ -416,12 +402,15 @@ def _concern_order(settings: Settings, dim: str, values: Iterable[str]) -> list[
     return sorted(set(values), key=lambda v: (v == UNKNOWN, position.get(v, len(known)), v))
 
 
-def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
-                    by: str | None = None, quarter: str | None = None,
+def concern_summary(db: Session, *, settings: Settings, facts: Sequence[analytics.Facts],
+                    grain: str = QUARTER, by: str | None = None, quarter: str | None = None,
                     on: date | None = None) -> ThemeSummary:
     """Themes of concerns for one complete quarter (default: the latest), with a trend by
     ``grain`` (quarter or month) and an optional breakdown by site, professional group or
     White / Global majority group. ``on``: today, for tests.
+
+    Made from ``facts``, the unlinkable equality record (`speakup.analytics.current_facts`,
+    opened in an EDI lead's session), never from the cases.
 
     Raises NothingToSummariseError before the first complete quarter, and ThemeSummaryError
     for an unknown grain, breakdown or quarter.
@@ -431,7 +420,7 @@ def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
     if by is not None and by not in CONCERN_BREAKDOWNS:
         raise ThemeSummaryError("Concerns can be broken down by site, professional group or "
                                 "White / Global majority group only.")
-    quarters = concern_quarters(db, on=on)
+    quarters = concern_quarters(facts, on=on)
     if not quarters:
         raise NothingToSummariseError(
             "There are no figures yet: a quarter's concerns are summarised once the quarter "
@@ -441,23 +430,18 @@ def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
         raise ThemeSummaryError("Choose a quarter from the list: only quarters that have "
                                 "ended are summarised.")
     before = quarter_start(on or utc_today())
-    records = _concern_records(db, before)
-    by_id = {r.id: r for r in records}
+    records = _concern_records(facts, before)
     engine = theme_engine(db, settings)
     themes = _themes(engine)
-    mentions: dict[str, list[tuple[_ConcernRecord, float, bool]]] = defaultdict(list)
-    for concern_id, theme_id, score, status in db.execute(
-            select(ConcernTheme.concern_id, ConcernTheme.theme_id, ConcernTheme.score,
-                   ConcernTheme.status)
-            .where(ConcernTheme.status != "removed").order_by(ConcernTheme.id)):
-        record = by_id.get(concern_id)
-        if record is not None:
-            mentions[theme_id].append((record, score or 0.0, status == "confirmed"))
+    mentions: dict[str, list[tuple[_ConcernRecord, float]]] = defaultdict(list)
+    for r in records:
+        for theme_id, score in r.themes.items():
+            mentions[theme_id].append((r, score))
 
     tallies = {}
     for theme in themes:
         tally: Counter[tuple[tuple[str, ...], str]] = Counter(
-            ((r.quarter, r.month, *r.groups), r.tone) for r, _, _ in mentions[theme.id])
+            ((r.quarter, r.month, *r.groups), r.tone) for r, _ in mentions[theme.id])
         tallies[theme.id] = tally
     populations = {t: _population(tally, CONCERN_DIMENSIONS) for t, tally in tallies.items()}
     tones = _tone_options(tallies.values())
@@ -478,7 +462,7 @@ def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
         months = [(m, q) for m, q in months if m >= first_month][-TREND_PERIODS[MONTH]:]
         periods = [(m, {QUARTER: q, MONTH: m}) for m, q in months]
 
-    extracts = _concern_extracts(db, [r for r in records if r.quarter == chosen], settings)
+    extracts = {r.key: r.quote for r in records if r.quarter == chosen and r.quote}
     sections = []
     for theme in themes:
         population = populations[theme.id]
@@ -491,9 +475,8 @@ def concern_summary(db: Session, *, settings: Settings, grain: str = QUARTER,
             for value, where in periods)
         in_quarter = [m for m in mentions[theme.id] if m[0].quarter == chosen]
         sections.append(ThemeSection(theme, current, trend,
-                                     _concern_quotes(in_quarter, extracts, settings)))
-    phrases = _phrases([[(str(i), t) for i, t in extracts.items()]], engine,
-                       settings.min_cell_size)
+                                     _concern_quotes(in_quarter, settings)))
+    phrases = _phrases([list(extracts.items())], engine, settings.min_cell_size)
     return ThemeSummary(
         source=CONCERNS, title="Concerns raised with guardians", unit="concerns",
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold, grain=grain,
@@ -513,31 +496,6 @@ def _eligible(members: Sequence[tuple[str, tuple[str, ...]]], threshold: int) ->
 
 
 
-def _open_quote(ref: str, blob: bytes, settings: Settings) -> str | None:
-    try:
-        return open_sealed(quote_key(settings), blob, context=concern_context(ref, "quote")).decode()
-    except (DecryptionError, UnicodeDecodeError):
-        log.warning("a consented quote extract could not be opened; it is left out")
-        return None
-
-
-def _concern_extracts(db: Session, records: Sequence[_ConcernRecord],
-                      settings: Settings) -> dict[int, str]:
-    """The consented, redacted extracts of ``records`` (those without one are left out)."""
-    wanted = {r.id: r.ref for r in records if r.consent}
-    if not wanted:
-        return {}
-    rows = db.execute(select(Concern.id, Concern.quote_sealed)
-                      .where(Concern.id.in_(wanted), Concern.quote_consent.is_(True),
-                             Concern.quote_sealed.is_not(None)))
-    out = {}
-    for concern_id, blob in rows:
-        text = _open_quote(wanted[concern_id], blob, settings)
-        if text and text.strip():
-            out[concern_id] = text
-    return out
-
-
 def _pick(candidates: Iterable[tuple[tuple[float, ...], str]]) -> tuple[str, ...]:
     """The first three distinct texts by rank (rank ties broken by the text's digest)."""
     chosen: list[str] = []
@@ -549,15 +507,13 @@ def _pick(candidates: Iterable[tuple[tuple[float, ...], str]]) -> tuple[str, ...
     return tuple(chosen)
 
 
-def _concern_quotes(mentions: Sequence[tuple[_ConcernRecord, float, bool]],
-                    extracts: Mapping[int, str], settings: Settings) -> tuple[str, ...]:
-    """Up to three consented extracts of one theme's concerns in one quarter (see the module):
-    guardian-confirmed themes first, then by the engine's score."""
-    eligible = _eligible([(str(r.id), r.groups) for r, _, _ in mentions],
-                         settings.comment_threshold)
-    return _pick(((float(not confirmed), -score), _quote_text(extracts[r.id]))
-                 for r, score, confirmed in mentions
-                 if str(r.id) in eligible and r.consent and r.id in extracts)
+def _concern_quotes(mentions: Sequence[tuple[_ConcernRecord, float]],
+                    settings: Settings) -> tuple[str, ...]:
+    """Up to three consented extracts of one theme's concerns in one quarter (see the module),
+    by the engine's score (a theme a guardian added has score 0)."""
+    eligible = _eligible([(r.key, r.groups) for r, _ in mentions], settings.comment_threshold)
+    return _pick(((-score,), _quote_text(r.quote))
+                 for r, score in mentions if r.key in eligible and r.quote)
 
 
 # --- surveys ----------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ class Staff:
     password: str
     totp_secret: str
     recovery_key: str
+    private_key: bytes = b""
 
     def code(self) -> str:
         return pyotp.TOTP(self.totp_secret).now()
@@ -121,7 +122,29 @@ def make_staff(database: Database, settings: Settings, name: str, role: str = "g
     with database.session() as session:
         new = accounts.create_staff(session, name=name, email=email, password=PASSWORD,
                                     role=role, settings=settings)
-        return Staff(new.user.id, name, email, PASSWORD, new.totp_secret, new.recovery_key)
+        return Staff(new.user.id, name, email, PASSWORD, new.totp_secret, new.recovery_key,
+                     new.private_key)
+
+
+def analysis_key(database: Database, settings: Settings, holder: Staff | None = None) -> bytes:
+    """The organisation's analysis private key, as an EDI lead's session opens it (``holder``),
+    or from the bootstrap copy while no EDI lead exists (tests only)."""
+    from sqlalchemy import select
+
+    from accounts import orgkeys
+    from accounts.models import StaffUser
+    from core.encryption import open_sealed, server_key
+
+    with database.session() as session:
+        if holder is not None:
+            user = session.get(StaffUser, holder.id)
+            assert user is not None
+            return orgkeys.private_key(session, user, holder.private_key)
+        boot = session.scalar(select(orgkeys.OrgKeyGrant).where(
+            orgkeys.OrgKeyGrant.staff_id.is_(None)))
+        assert boot is not None, "no bootstrap copy: pass the EDI lead holding the key"
+        return open_sealed(server_key(settings.staff_secret, "org-key-bootstrap"),
+                           boot.key_sealed, context=b"speakup/org-key/analysis")
 
 
 @pytest.fixture

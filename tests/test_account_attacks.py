@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from accounts import services as accounts
+from accounts.keys import KeyBindingError, sealable_public_key
 from accounts.models import StaffUser
 from core import encryption
 from core.db import utcnow
@@ -112,13 +113,13 @@ def test_swapped_public_key_is_refused_and_restored_at_login(db, settings, guard
     db.commit()
     user = db.get(StaffUser, guardian.id)
     db.refresh(user)
-    with pytest.raises(accounts.KeyBindingError):
-        accounts.sealable_public_key(user, settings)
+    with pytest.raises(KeyBindingError):
+        sealable_public_key(user, settings)
     user, private = accounts.authenticate(db, email=guardian.email, password=guardian.password,
                                           code=guardian.code(), settings=settings)
     db.commit()
     assert user.public_key == encryption.public_key_of(private)
-    assert accounts.sealable_public_key(user, settings) == user.public_key
+    assert sealable_public_key(user, settings) == user.public_key
 
 
 def test_a_role_changed_in_the_database_breaks_the_binding(db, settings) -> None:
@@ -126,12 +127,12 @@ def test_a_role_changed_in_the_database_breaks_the_binding(db, settings) -> None
     edi = accounts.create_staff(db, name="Eli Lead", email="eli@example.nhs.uk",
                                 password=PASSWORD, role="edi", settings=settings).user
     db.commit()
-    assert accounts.sealable_public_key(edi, settings) == edi.public_key
+    assert sealable_public_key(edi, settings) == edi.public_key
     db.execute(text("UPDATE staff_users SET role = 'guardian' WHERE id = :i"), {"i": edi.id})
     db.commit()
     db.refresh(edi)
-    with pytest.raises(accounts.KeyBindingError):
-        accounts.sealable_public_key(edi, settings)
+    with pytest.raises(KeyBindingError):
+        sealable_public_key(edi, settings)
 
 
 def test_password_change_keeps_the_keys_and_totp(db, settings, guardian: Staff) -> None:

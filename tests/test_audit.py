@@ -155,7 +155,7 @@ def test_chain_stays_intact_under_concurrent_guardians(database, settings) -> No
                 with database.session() as session:
                     audit.record(session, actor=f"staff:{worker % 2 + 1}", action="case.view",
                                  target=f"case:W{worker}N{i}")
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=act, args=(w,)) for w in range(8)]

@@ -24,7 +24,9 @@ from accounts.models import StaffSession
 from accounts.services import disable_staff
 from config.settings import Settings
 from core.db import Database
-from speakup.models import Attachment, Concern, ConcernExclusion, ConcernGrant
+from speakup import services
+from speakup.models import Attachment, Concern, ConcernGrant
+from speakup.record import CaseRecord
 from surveys import definition as survey_definitions
 from surveys import services as surveys
 from tests.conftest import (
@@ -93,7 +95,7 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("source", "/concern"): {"GET": reporter_only(200)},
     ("source", "/concern/message"): {"POST": reporter_only(CASE)},
     ("source", "/concern/feedback"): {"POST": reporter_only(CASE)},
-    ("source", "/concern/files/<int:attachment_id>"): {"GET": reporter_only(200)},
+    ("source", "/concern/files/<attachment_id>"): {"GET": reporter_only(200)},
     ("source", "/concern/leave"): {"POST": everyone(START)},
     # Pulse surveys: a code or an open link is the only key; nobody's session opens one.
     ("source", "/survey/"): {"GET": everyone(200), "POST": everyone(400)},  # POST: wrong code
@@ -116,8 +118,9 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/cases/<ref>/themes/none"): CASE_ACTION,
     # POST: nobody has reviewed enough cases yet, so retraining is refused.
     ("staff", "/retrain"): {"GET": guardians_only(200), "POST": guardians_only(400)},
-    ("staff", "/cases/<ref>/files/<int:attachment_id>"): {"GET": guardians_only(200, 404)},
-    ("staff", "/export"): {"GET": guardians_only(200), "POST": guardians_only(200)},
+    ("staff", "/cases/<ref>/files/<attachment_id>"): {"GET": guardians_only(200, 404)},
+    # An excluded guardian cannot make the return: it would count the case they cannot open.
+    ("staff", "/export"): {"GET": guardians_only(200), "POST": guardians_only(200, 400)},
     ("staff", "/audit"): {"GET": guardians_only(200)},
     ("staff", "/surveys/"): {"GET": edi_only(200)},
     # POST: the world's survey template again, which updates that survey.
@@ -190,21 +193,23 @@ class World:
     edi: Staff
     receipt: str  # of the case: the reporter excluded ``excluded``
     ref: str
-    attachment_id: int
+    attachment_id: str
     other_receipt: str  # a second concern, from someone else
     other_ref: str
-    other_attachment_id: int
+    other_attachment_id: str
     survey_template: str
     survey_id: int
     wave_id: int  # open, with codes and an open link
 
 
-def _concern(db: Session, number: int) -> tuple[str, int]:
-    """Ref and first attachment id of the ``number``-th concern ever submitted."""
-    concern = db.scalars(select(Concern).order_by(Concern.id)).all()[number]
+def _concern(db: Session, settings: Settings, receipt: str) -> tuple[str, str, CaseRecord]:
+    """Ref, first attachment id and record of the concern a receipt opens."""
+    access = services.open_with_receipt(db, receipt=receipt, settings=settings)
+    concern = db.get(Concern, access.concern_id)
+    assert concern is not None
     attachment = db.scalar(select(Attachment.id).where(Attachment.concern_id == concern.id))
     assert attachment is not None
-    return concern.ref, attachment
+    return concern.ref, attachment, services.reporter_case(db, access=access).record
 
 
 @pytest.fixture
@@ -218,10 +223,9 @@ def world(app: Flask, database: Database, settings: Settings, guardian: Staff,
     other_receipt, _ = submit_concern(app.test_client(), "Someone else's concern.",
                                       files=[(io.BytesIO(png("blue")), "other.png")])
     with database.session() as db:
-        ref, attachment_id = _concern(db, 0)
-        other_ref, other_attachment_id = _concern(db, 1)
-        assert db.scalars(select(ConcernExclusion.staff_id)
-                          .join(Concern).where(Concern.ref == ref)).all() == [second_guardian.id]
+        ref, attachment_id, case = _concern(db, settings, receipt)
+        other_ref, other_attachment_id, _case = _concern(db, settings, other_receipt)
+        assert case.excluded == (second_guardian.id,)
         template = survey_definitions.template_names()[0]
         survey = surveys.save_survey(db, definition_text=survey_definitions.template_text(
             template), settings=settings, actor="test")
@@ -282,7 +286,7 @@ CALLS: dict[tuple[str, str, str], Call] = {
         "text": "The band 7 post in March."}, "/return"),
     ("source", "/concern/feedback", "POST"): Call("/concern/feedback",
                                                   lambda w: {"answer": "yes"}, "/return"),
-    ("source", "/concern/files/<int:attachment_id>", "GET"): Call("/concern/files/{att}"),
+    ("source", "/concern/files/<attachment_id>", "GET"): Call("/concern/files/{att}"),
     ("source", "/concern/leave", "POST"): Call("/concern/leave", _no_data, "/return"),
     ("source", "/survey/", "GET"): Call("/survey/"),
     ("source", "/survey/", "POST"): Call("/survey/", lambda w: {"code": "ABCD-EFGH-IJKL-MNOP"},
@@ -314,7 +318,7 @@ CALLS: dict[tuple[str, str, str], Call] = {
                                                        _no_data, "/staff/login"),
     ("staff", "/retrain", "GET"): Call("/staff/retrain"),
     ("staff", "/retrain", "POST"): Call("/staff/retrain", _no_data, "/staff/login"),
-    ("staff", "/cases/<ref>/files/<int:attachment_id>", "GET"):
+    ("staff", "/cases/<ref>/files/<attachment_id>", "GET"):
         Call("/staff/cases/{ref}/files/{att}"),
     ("staff", "/export", "GET"): Call("/staff/export"),
     ("staff", "/export", "POST"): Call("/staff/export", lambda w: {
@@ -393,7 +397,7 @@ def test_receipt_opens_only_its_own_concern(world: World) -> None:
     assert "Someone else" not in page
     assert mine.get(f"/concern/files/{world.attachment_id}").status_code == 200
     assert mine.get(f"/concern/files/{world.other_attachment_id}").status_code == 404
-    assert mine.get(f"/concern/files/{world.other_attachment_id + 1000}").status_code == 404
+    assert mine.get("/concern/files/" + "0" * 32).status_code == 404
 
     page = theirs.get("/concern").data.decode()
     assert "Someone else&#39;s concern." in page

@@ -9,8 +9,10 @@ import re
 import pyotp
 from sqlalchemy import text
 
+from accounts import orgkeys
 from accounts import services as accounts
 from core import demo
+from speakup import analytics
 from speakup import themes as concern_themes
 from surveys.themes import concern_summary
 from tests.conftest import make_staff
@@ -50,17 +52,22 @@ def test_guardian_disable_and_weak_password(app, database, settings) -> None:
     assert weak.exit_code != 0 and "at least 12" in weak.output
 
 
-def test_ngo_export_and_purge_and_audit_verify(app, client, database, settings,
+def test_ngo_return_and_purge_and_audit_verify(app, client, database, settings,
                                                guardian) -> None:
     from tests.conftest import submit_concern
 
     submit_concern(client, "FREE-TEXT-NEVER-EXPORTED")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["ngo-export", "--from", "2000-01-01", "--to", "2100-01-01"])
+    result = runner.invoke(args=["ngo-return", "--email", guardian.email, "--from", "2000-01-01",
+                                 "--to", "2100-01-01", "--stdin"],
+                           input=f"{guardian.password}\n{guardian.code()}\n")
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert len(rows) == 1 and "FREE-TEXT" not in result.output
-    bad = runner.invoke(args=["ngo-export", "--from", "2026-02-30", "--to", "2026-03-01"])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {"section": "total", "item": "cases", "count": "1"} in rows
+    assert "small count" in result.stderr
+    assert "FREE-TEXT" not in result.output
+    bad = runner.invoke(args=["ngo-return", "--email", guardian.email, "--from", "2026-02-30",
+                              "--to", "2026-03-01", "--stdin"], input="x\n1\n")
     assert bad.exit_code != 0
     assert runner.invoke(args=["purge"]).exit_code == 0
     ok = runner.invoke(args=["audit", "verify"])
@@ -119,7 +126,7 @@ def test_demo_seed_is_idempotent_and_prints_both_logins(app, database, settings)
     assert again.exit_code == 0 and password in again.output
     with database.session() as db:
         assert db.scalar(text("SELECT COUNT(*) FROM concerns")) == 3 + demo.EARLIER_COUNT
-        assert db.scalar(text("SELECT COUNT(*) FROM survey_responses")) == 880
+        assert db.scalar(text("SELECT COUNT(*) FROM records WHERE stream LIKE 'survey:%'")) == 880
     codes = runner.invoke(args=["demo", "code"]).output
     assert re.search(r"guardian: \d{6}", codes) and re.search(r"edi: \d{6}", codes)
 
@@ -129,8 +136,15 @@ def test_the_demo_has_themes_to_summarise_and_cases_to_retrain_on(app, database,
     output = runner.invoke(args=["demo", "seed"]).output
     password = re.search(r"guardian@demo\S*\s+password: (\S+)", output).group(1)
     secret = re.search(r"guardian@demo.*?TOTP secret[^:]*: (\S+)", output, re.S).group(1)
+    edi_password = re.search(r"edi@demo\S*\s+password: (\S+)", output).group(1)
+    edi_secret = re.search(r"edi@demo.*?TOTP secret[^:]*: (\S+)", output, re.S).group(1)
     with database.session() as db:
-        summary = concern_summary(db, settings=settings)  # the latest complete quarter
+        edi, edi_key = accounts.authenticate(db, email=demo.EDI_EMAIL, password=edi_password,
+                                             code=pyotp.TOTP(edi_secret).now(), settings=settings)
+        analysis_key = orgkeys.private_key(db, edi, edi_key)
+        # the latest complete quarter
+        facts = analytics.current_facts(db, analysis_private=analysis_key, settings=settings)
+        summary = concern_summary(db, settings=settings, facts=facts)
         shown = [c.n for section in summary.sections for c in section.current[:1] if c.n]
         assert shown and all(n >= settings.min_cell_size for n in shown)
         user, key = accounts.authenticate(db, email=demo.DEMO_EMAIL, password=password,

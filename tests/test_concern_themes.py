@@ -25,13 +25,16 @@ from accounts.services import StaffIdentity
 from analysis.themes.classifier import ThemeModel as ClassifierModel
 from analysis.themes.classifier import train
 from analysis.themes.labelled import LabelledExample, read_labelled
+from config.settings import Settings
 from core.audit import AuditEvent
 from core.db import Database
 from core.db import today as utc_today
-from core.encryption import DecryptionError, concern_context, new_key, open_sealed
-from speakup import themes
-from speakup.models import Concern, ConcernTheme, ThemeModel
-from tests.conftest import Staff, csrf_token, login, submit_concern
+from core.encryption import DecryptionError, new_key
+from speakup import analytics, services, themes
+from speakup.models import Concern, ThemeModel
+from speakup.record import CaseRecord
+from tests.conftest import Staff, analysis_key, csrf_token, login
+from tests.conftest import submit_concern as send_concern
 from tests.test_at_rest import _raw_copy
 
 NEPOTISM = ("The ward manager gave the band 6 post to her niece. Everyone knows jobs go to her "
@@ -39,18 +42,39 @@ NEPOTISM = ("The ward manager gave the band 6 post to her niece. Everyone knows 
 LABELLED = Path(__file__).parent / "data" / "themes_labelled.csv"
 
 
+_SENT: list[str] = []  # receipts of the concerns this test sent, newest last
+_SETTINGS: list[Settings] = []
+
+
 @pytest.fixture(autouse=True)
-def fresh_engine_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def fresh_engine_cache(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     """`core.themes` caches the engine per thread by the newest model's id, and every test has
     a new database whose ids start again at 1: start each test with an empty cache."""
     monkeypatch.setattr(core.themes, "_local", threading.local())
+    _SENT.clear()
+    _SETTINGS[:] = [settings]
+
+
+def submit_concern(client: FlaskClient, text_: str, **fields: object) -> tuple[str, str]:
+    receipt, html = send_concern(client, text_, **fields)
+    _SENT.append(receipt)
+    return receipt, html
+
+
+def _record(database: Database, receipt: str | None = None) -> tuple[str, CaseRecord]:
+    """The reference and case record of a concern sent (default: the newest), opened with its
+    receipt as the reporter would."""
+    with database.session() as db:
+        access = services.open_with_receipt(db, receipt=receipt or _SENT[-1],
+                                            settings=_SETTINGS[0])
+        concern = db.get(Concern, access.concern_id)
+        assert concern is not None
+        return concern.ref, services.reporter_case(db, access=access).record
 
 
 def _newest(database: Database) -> tuple[str, list[tuple[str, str, str]]]:
-    with database.session() as db:
-        concern = db.scalars(select(Concern).order_by(Concern.id.desc())).first()
-        assert concern is not None
-        return concern.ref, [(t.theme_id, t.source, t.status) for t in concern.themes]
+    ref, case = _record(database)
+    return ref, [(t.theme_id, t.source, t.status) for t in case.themes]
 
 
 def _staff(app: Flask, staff: Staff) -> FlaskClient:
@@ -60,10 +84,10 @@ def _staff(app: Flask, staff: Staff) -> FlaskClient:
 
 
 def _identity(db: Session, staff: Staff) -> StaffIdentity:
-    """Enough of a signed-in guardian for `themes._reviewed`, which needs only the user."""
+    """A signed-in guardian, for `themes._reviewed` (which opens their cases)."""
     user = db.get(StaffUser, staff.id)
     assert user is not None
-    return StaffIdentity(user=user, private_key=b"", session_token="t")
+    return StaffIdentity(user=user, private_key=staff.private_key, session_token="t")
 
 
 def _review(client: FlaskClient, ref: str, theme: str, decision: str = "confirmed") -> object:
@@ -82,20 +106,22 @@ def test_submission_stores_theme_ids_and_tone_but_none_of_the_words(
     # not the concern's words.
     before = _raw_copy(database, settings)
     submit_concern(client, NEPOTISM)
-    ref, rows = _newest(database)
+    _ref, rows = _newest(database)
     assert ("nepotism_favouritism", "engine", "suggested") in rows
+    _ref, case = _record(database)
     with database.session() as db:
-        concern = db.scalar(select(Concern).where(Concern.ref == ref))
         tagged = core.themes.engine(db, settings).tag(NEPOTISM)
-        assert concern.tone == round(tagged.tone, 1)
-        assert concern.quote_sealed is None  # no consent
-        [score] = [t.score for t in concern.themes if t.theme_id == "nepotism_favouritism"]
-        assert score is not None and score >= 0.5
+    assert case.tone == round(tagged.tone, 1)
+    assert not case.quote_consent and case.equality is not None
+    assert case.equality["quote"] is None  # no consent
+    [score] = [t.score for t in case.themes if t.theme_id == "nepotism_favouritism"]
+    assert score is not None and score >= 0.5
     evidence = [e for hit in tagged.themes for e in hit.evidence]
     assert "jobs go to her friends" in evidence
 
     raw = _raw_copy(database, settings)
-    assert b"nepotism_favouritism" in raw  # positive control: the theme id is there
+    # The theme ids are sealed in the case record and the equality record, like the words.
+    assert b"nepotism_favouritism" not in raw
     words = {w for e in evidence for w in e.split() if len(w) > 3}
     words |= {"niece", "Priya", "Sharma", "07700", "Everyone knows"}
     for phrase in [*evidence, *words]:
@@ -106,28 +132,24 @@ def test_submission_stores_theme_ids_and_tone_but_none_of_the_words(
 def test_quote_extract_only_with_consent_redacted_and_sealed(
     client: FlaskClient, guardian: Staff, database: Database, settings
 ) -> None:
-    submit_concern(client, NEPOTISM, quote_consent="y")
-    ref, _rows = _newest(database)
-    submit_concern(client, NEPOTISM)
-    _other, _rows = _newest(database)
-    with database.session() as db:
-        consented = db.scalar(select(Concern).where(Concern.ref == ref))
-        declined = db.scalar(select(Concern).where(Concern.ref == _other))
-        assert declined.quote_sealed is None and not declined.quote_consent
-        blob = consented.quote_sealed
-    assert blob is not None
-    quote = open_sealed(core.themes.quote_key(settings), blob,
-                        context=concern_context(ref, "quote")).decode()
+    consented, _html = submit_concern(client, NEPOTISM, quote_consent="y")
+    declined, _html = submit_concern(client, NEPOTISM)
+    _ref, declined_case = _record(database, declined)
+    assert not declined_case.quote_consent and declined_case.equality["quote"] is None
+    _ref, consented_case = _record(database, consented)
+    quote = consented_case.equality["quote"]
+    assert quote is not None
     assert "[NAME]" in quote and "[PHONE]" in quote
     for secret in ("Priya", "Sharma", "07700", "900123"):
         assert secret not in quote
     assert "jobs go to her friends" in quote
-    # Not readable without the key, nor as another concern's quote.
-    with pytest.raises(DecryptionError):
-        open_sealed(new_key(), blob, context=concern_context(ref, "quote"))
-    with pytest.raises(DecryptionError):
-        open_sealed(core.themes.quote_key(settings), blob,
-                    context=concern_context(_other, "quote"))
+    # EDI leads read it only in the equality record, sealed to the analysis key.
+    with database.session() as db:
+        facts = analytics.current_facts(db, analysis_private=analysis_key(database, settings),
+                                        settings=settings)
+        assert [f.quote for f in facts if f.quote] == [quote]
+        with pytest.raises(DecryptionError):
+            analytics.current_facts(db, analysis_private=new_key(), settings=settings)
     assert b"jobs go to her friends" not in _raw_copy(database, settings)
 
 
@@ -148,17 +170,16 @@ def test_engine_failure_never_fails_a_submission(
         raise RuntimeError("failed on: jobs go to her friends")
 
     monkeypatch.setattr(core.themes, "engine", broken)
-    with caplog.at_level(logging.WARNING, logger="speakup.themes"):
+    with caplog.at_level(logging.DEBUG):
         receipt, _html = submit_concern(client, NEPOTISM, quote_consent="y")
     assert receipt
-    ref, rows = _newest(database)
-    assert rows == []
-    with database.session() as db:
-        concern = db.scalar(select(Concern).where(Concern.ref == ref))
-        assert concern.tone is None
-        assert concern.quote_sealed is not None  # redaction does not need the engine
-    assert "RuntimeError" in caplog.text
+    _ref, case = _record(database)
+    assert case.themes == () and case.tone is None and case.themes_failed
+    assert case.equality["quote"]  # redaction does not need the engine
+    # The anonymous side logs nothing, not even the failure's kind: a timestamped line would
+    # say when someone sent a concern. The guardian sees the failure on the case page.
     assert "friends" not in caplog.text and "niece" not in caplog.text
+    assert "RuntimeError" not in caplog.text
 
 
 # --- the case page ----------------------------------------------------------------------------
@@ -179,10 +200,9 @@ def test_case_page_shows_themes_with_evidence_and_guardians_review_them(
     assert 'href="/staff/retrain"' in themes_section
 
     def status_of(theme: str) -> tuple[str, str] | None:
-        with database.session() as db:
-            row = db.scalar(select(ConcernTheme).join(Concern).where(
-                Concern.ref == ref, ConcernTheme.theme_id == theme))
-            return (row.source, row.status) if row else None
+        _ref, case = _record(database)
+        row = next((t for t in case.themes if t.theme_id == theme), None)
+        return (row.source, row.status) if row else None
 
     response = _review(staff, ref, "nepotism_favouritism", "confirmed")
     assert (response.status_code, response.location) == (302, f"/staff/cases/{ref}")
@@ -242,11 +262,11 @@ def test_no_theme_applies_removes_every_theme_and_counts_as_reviewed(
     assert _review(staff, ref, "patient_safety", "confirmed").status_code == 302  # added
 
     def state() -> tuple[object, set[tuple[str, str]], int]:
+        _ref, case = _record(database)
         with database.session() as db:
-            concern = db.scalar(select(Concern).where(Concern.ref == ref))
-            reviewed = [c.ref for c in themes._reviewed(db, _identity(db, guardian))]
-            return (concern.no_theme_on, {(t.theme_id, t.status) for t in concern.themes},
-                    reviewed.count(ref))
+            reviewed = [c.ref for c, _case in themes._reviewed(db, _identity(db, guardian))]
+        return (case.no_theme_on, {(t.theme_id, t.status) for t in case.themes},
+                reviewed.count(ref))
 
     def themes_section(page: str) -> str:
         return page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
@@ -331,17 +351,15 @@ def test_no_theme_applies_where_the_engine_suggested_nothing(
     _ref, rows = _newest(database)
     assert rows == []
     with database.session() as db:
-        assert [c.ref for c in themes._reviewed(db, _identity(db, guardian))] == [ref]
+        assert [c.ref for c, _case in themes._reviewed(db, _identity(db, guardian))] == [ref]
     assert re.search(r"You can open <strong>1</strong> case with reviewed themes",
                      staff.get("/staff/retrain").data.decode())
 
     # Adding a theme afterwards clears the record.
     assert _review(staff, ref, "staffing_workload", "confirmed").status_code == 302
-    with database.session() as db:
-        concern = db.scalar(select(Concern).where(Concern.ref == ref))
-        assert concern.no_theme_on is None
-        assert [(t.theme_id, t.status) for t in concern.themes] == [
-            ("staffing_workload", "confirmed")]
+    _ref, case = _record(database)
+    assert case.no_theme_on is None
+    assert [(t.theme_id, t.status) for t in case.themes] == [("staffing_workload", "confirmed")]
 
 
 # --- retraining -------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 
 import pytest
@@ -53,8 +51,9 @@ def test_excluded_guardian_never_gets_the_key(db, settings, guardian, second_gua
     with pytest.raises(services.CaseNotFoundError):
         services.open_case(db, identity=sam, ref=row.concern.ref)
     with pytest.raises(services.ConcernInvalidError):
-        services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=second_guardian.id)
-    assert [g.id for g in services.assignable_guardians(db, ref=row.concern.ref)] == [guardian.id]
+        services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=second_guardian.id,
+                        settings=settings)
+    assert [g.id for g in services.assignable_guardians(db, case=row.record)] == [guardian.id]
 
 
 def test_excluding_every_guardian_is_refused(db, settings, guardian) -> None:
@@ -81,7 +80,8 @@ def test_assigning_a_new_guardian_grants_them_the_key(
     lee = _identity(db, settings, late)
     assert services.inbox(db, identity=lee, settings=settings) == []
     [row] = services.inbox(db, identity=gina, settings=settings)
-    services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=late.id)
+    services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=late.id,
+                    settings=settings)
     db.commit()
     assert services.open_case(db, identity=lee, ref=row.concern.ref).text == "Shared later"
 
@@ -140,24 +140,31 @@ def test_deadlines_and_overdue_filter(db, settings, guardian) -> None:
     assert services.deadlines(stale, settings=settings, on=late).overdue is None
 
 
-def test_ngo_export_has_fields_but_never_free_text(db, settings, guardian) -> None:
+def test_ngo_return_counts_cases_without_references_or_text(db, settings, guardian) -> None:
     _submit(db, settings, "SECRET-FREE-TEXT", name="Pat", identity_mode="confidential",
             on=date(2026, 5, 3))
+    _submit(db, settings, "second in range", on=date(2026, 6, 3))
     _submit(db, settings, "outside the range", on=date(2025, 1, 1))
     gina = _identity(db, settings, guardian)
-    [row] = services.inbox(db, identity=gina, settings=settings, status="new")[:1]
+    row = next(r for r in services.inbox(db, identity=gina, settings=settings)
+               if r.concern.received_on == date(2026, 5, 3))
     services.record_ngo(db, identity=gina, ref=row.concern.ref, fields=services.NgoFields(
         raised="confidential", elements=frozenset({"bullying_harassment", "detriment"}),
         professional_group="nursing-midwifery", speak_up_again="maybe"))
-    data = services.ngo_export(db, start=date(2026, 4, 1), end=date(2027, 3, 31), actor="t")
+    result = services.ngo_return(db, identity=gina, start=date(2026, 4, 1),
+                                 end=date(2027, 3, 31), settings=settings)
+    data = services.ngo_return_csv(result)
     assert "SECRET-FREE-TEXT" not in data and "Pat" not in data
-    rows = list(csv.DictReader(io.StringIO(data)))
-    assert len(rows) == 1
-    assert rows[0]["raised"] == "confidential" and rows[0]["bullying_harassment"] == "yes"
-    assert rows[0]["patient_safety"] == "no" and rows[0]["quarter"] == "2026/27 Q1"
-    assert rows[0]["speak_up_again"] == "maybe"
+    assert row.concern.ref not in data and "2026-05-03" not in data
+    counts = {(section, item): n for section, item, n in result.counts}
+    assert result.cases == 2
+    assert counts["raised", "confidential"] == 1 and counts["raised", "anonymous"] == 1
+    assert counts["element", "bullying_harassment"] == 1 and counts["element", "patient_safety"] == 0
+    assert counts["speak_up_again", "maybe"] == 1
+    assert ("element", "detriment", 1) in result.small  # below k: flagged for care
     with pytest.raises(services.ConcernInvalidError):
-        services.ngo_export(db, start=date(2027, 1, 1), end=date(2026, 1, 1), actor="t")
+        services.ngo_return(db, identity=gina, start=date(2027, 1, 1), end=date(2026, 1, 1),
+                            settings=settings)
 
 
 def test_purge_deletes_only_closed_cases_past_retention(db, settings, guardian) -> None:

@@ -15,7 +15,7 @@ from config.settings import Settings
 from core.db import Database
 from surveys import definition as definitions
 from surveys import services
-from tests.conftest import login, make_staff
+from tests.conftest import Staff, login, make_staff
 
 
 def import_equality_pulse(app: Flask, database: Database, tmp_path: Path, csv_text: str) -> int:
@@ -30,9 +30,14 @@ def import_equality_pulse(app: Flask, database: Database, tmp_path: Path, csv_te
 
 
 @pytest.fixture
-def edi(client: FlaskClient, database: Database, settings: Settings) -> FlaskClient:
+def edi_staff(database: Database, settings: Settings) -> Staff:
+    return make_staff(database, settings, "Eddie Edi", role="edi")
+
+
+@pytest.fixture
+def edi(client: FlaskClient, edi_staff: Staff) -> FlaskClient:
     """The test client, signed in as an EDI lead."""
-    login(client, make_staff(database, settings, "Eddie Edi", role="edi"))
+    login(client, edi_staff)
     return client
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from surveys import definition as definitions
 from surveys import services
 from surveys.models import SurveyWave

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,14 +25,11 @@ from sqlalchemy.orm import Session
 from analysis.themes.engine import ThemeEngine
 from config.settings import Settings
 from core.db import Database
-from core.encryption import concern_context, open_sealed, seal
-from core.themes import quote_key
-from speakup import services as concern_services
-from speakup.models import Concern, ConcernTheme
+from speakup import analytics
 from surveys import services, themes
-from surveys.models import SurveyComment
-from tests.conftest import Staff, login, make_staff
-from tests.surveys.conftest import import_equality_pulse
+from surveys.models import SurveyWave
+from tests.conftest import Staff, analysis_key, login, make_staff
+from tests.surveys.conftest import import_equality_pulse, settled_responses
 from tests.surveys.test_results_pages import SVG, _svgs, _tables
 from tests.test_at_rest import _raw_copy
 
@@ -56,24 +52,15 @@ PII_TEXT = ("Dr Okafor made racist remarks about my accent on Ward 7B, bed 4, on
 
 def _concern(db: Session, settings: Settings, *, on: date, site: str, text: str,
              themes_: dict[str, tuple[str, float]], consent: bool = True,
-             tone: float = -0.5) -> Concern:
-    """Submit a concern through the service, then set its themes as a guardian's review would,
-    its tone, and (with consent) its sealed extract, left unredacted here to check that the
-    summary redacts again."""
-    concern_services.submit_concern(db, draft=concern_services.ConcernDraft(
-        text=text, kind="discrimination", identity_mode="anonymous", site=site,
-        quote_consent=consent), form_token=secrets.token_hex(16), settings=settings, on=on)
-    concern = db.scalars(select(Concern).order_by(Concern.id.desc()).limit(1)).one()
-    concern.themes.clear()
-    db.flush()
-    for theme, (status, score) in themes_.items():
-        concern.themes.append(ConcernTheme(theme_id=theme, source="guardian", status=status,
-                                           score=score))
-    concern.tone = tone
-    concern.quote_sealed = seal(quote_key(settings), text.encode(),
-                                context=concern_context(concern.ref, "quote")) if consent else None
-    db.flush()
-    return concern
+             tone: float = -0.5) -> None:
+    """Write a concern's equality facts as a reviewed concern leaves them: its themes (removed
+    ones do not count), its tone, and (with consent) its extract, left unredacted here to check
+    that the summary redacts again. Summaries read only these facts, never the cases."""
+    analytics.record_new(db, settings=settings, facts=analytics.facts_for(
+        received_on=on, site=site, professional_group=None, ethnicity=None,
+        kind="discrimination", raised="anonymous",
+        themes={t: score for t, (status, score) in themes_.items() if status != "removed"},
+        tone=tone, quote=text if consent else None))
 
 
 @pytest.fixture
@@ -183,10 +170,14 @@ def _page_lines(html: str, caption: str) -> list[Line]:
 
 def _stored_comments(database: Database, settings: Settings) -> dict[str, tuple[str, float | None]]:
     """Each comment's text (decrypted here, for the test) -> its stored themes and tone."""
+    key = analysis_key(database, settings)
     with database.session() as db:
-        return {open_sealed(services._comment_key(settings), c.text_sealed,
-                            context=services._comment_context(c.response_id, c.question_id))
-                .decode(): (c.themes, c.tone) for c in db.scalars(select(SurveyComment))}
+        found = {}
+        for wave in db.scalars(select(SurveyWave)):
+            for response in settled_responses(db, settings, wave):
+                for c in response.comments:
+                    found[services.comment_text(c, key)] = (" ".join(c.themes), c.tone)
+        return found
 
 
 def test_ingest_stores_theme_ids_and_tone_never_the_words(database, settings, survey_id) -> None:
@@ -209,9 +200,10 @@ def test_ingest_stores_theme_ids_and_tone_never_the_words(database, settings, su
     # themes (as "People mock my accent" is in tests/data/themes_labelled.csv).
     assert {ids for ids, _ in stored.values()} == {
         "roles_not_advertised", "nepotism_favouritism", f"{RACISM} {BULLYING}", "", BULLYING}
-    # ... and a copy of the database holds the ids but never the words that matched
+    # ... and a copy of the database holds neither the ids nor the words that matched
     raw = _raw_copy(database, settings)
-    assert b"nepotism_favouritism" in raw and b"roles_not_advertised" in raw
+    # (theme ids are sealed with the rest of the response now)
+    assert b"nepotism_favouritism" not in raw and b"roles_not_advertised" not in raw
     for evidence in (b"golfing buddies", b"who you know", b"earmarked", b"without being advertised",
                      b"accent", b"belittled", PHRASE.encode()):
         assert evidence not in raw, evidence
@@ -304,16 +296,19 @@ def test_months_and_quarters_cannot_be_subtracted_from_each_other(edi, concerns)
     _assert_safe(Line("everyone", quarter.total, [month.total for month in by_month]))
 
 
-def test_removed_themes_do_not_count_and_current_quarter_waits(edi, concerns, database,
-                                                               settings) -> None:
+def test_removed_themes_do_not_count_and_current_quarter_waits(edi, edi_staff, concerns,
+                                                               database, settings) -> None:
     html = _get(edi, f"?quarter={Q1}")
     [rows] = _tables(html, f"Number of concerns mentioning each theme, quarter {Q1}")
     assert ["Bullying and harassment", "12"] in rows  # 15 minus the 3 a guardian removed
     assert [RACISM_LABEL, "0"] in rows
     # A concern in the quarter still under way is not counted until the quarter ends.
+    key = analysis_key(database, settings, edi_staff)
     with database.session() as db:
-        assert themes.concern_quarters(db, on=date(2024, 9, 30)) == [Q1]
-        summary = themes.concern_summary(db, settings=settings, on=date(2024, 9, 30))
+        facts = analytics.current_facts(db, analysis_private=key, settings=settings)
+        assert themes.concern_quarters(facts, on=date(2024, 9, 30)) == [Q1]
+        summary = themes.concern_summary(db, settings=settings, facts=facts,
+                                         on=date(2024, 9, 30))
     assert summary.period == Q1
     assert all(row.period != Q2 for s in summary.sections for row in s.trend)
 
