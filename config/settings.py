@@ -109,7 +109,11 @@ class Settings:
     reporter_session_minutes: int = 60
     lockout_threshold: int = 5
     lockout_minutes: int = 15
-    receipt_attempts_per_window: int = 10
+    # Wrong receipts one browser session may try per window.
+    receipt_session_limit: int = 5
+    # Wrong receipts across the service per window above which every attempt needs proof of
+    # work (see core.ratelimit).
+    receipt_attack_threshold: int = 50
     receipt_window_seconds: int = 600
     min_cell_size: int = 11
     # Representative quotes come only from groups with at least this many comments.

@@ -20,7 +20,6 @@ from config.settings import Settings, load_settings
 from core import web
 from core.db import Database
 from core.encryption import derive_subkey
-from core.ratelimit import AttemptLimiter
 from core.sessions import SealedCookieSessionInterface
 
 HERE = Path(__file__).resolve().parent
@@ -65,12 +64,6 @@ def create_source_app(settings: Settings, database: Database) -> Flask:
         SESSION_COOKIE_NAME="su_r",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.reporter_session_minutes),
     )
-    app.extensions["speakup.receipt_limits"] = {
-        "session": AttemptLimiter(5, settings.receipt_window_seconds),
-        "global": AttemptLimiter(
-            settings.receipt_attempts_per_window * 100, settings.receipt_window_seconds
-        ),
-    }
     from speakup.report_views import bp as report_bp
     from surveys.respond_views import bp as survey_bp
 

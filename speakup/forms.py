@@ -123,6 +123,9 @@ class ReceiptForm(FlaskForm):
         DataRequired("Enter your receipt."),
         Length(max=200, message="That is too long to be a receipt."),
     ])
+    # The proof-of-work challenge (core.ratelimit) and the browser's solution to it.
+    pow_token = HiddenField(validators=[Optional(), Length(max=120)])
+    pow_solution = HiddenField(validators=[Optional(), Length(max=20)])
 
 
 class ReporterMessageForm(FlaskForm):

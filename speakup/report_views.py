@@ -13,7 +13,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -24,8 +23,8 @@ from flask import (
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
+from core import ratelimit
 from core.db import today
-from core.ratelimit import AttemptLimiter
 from core.web import db, settings
 from speakup import services
 from speakup.attachments import AttachmentError, CleanFile, clean_upload
@@ -132,40 +131,67 @@ def new_concern() -> Any:
                            guardians=guardians), status
 
 
-def _limiters() -> dict[str, AttemptLimiter]:
-    limits: dict[str, AttemptLimiter] = current_app.extensions["speakup.receipt_limits"]
-    return limits
+def _receipt_form_page(form: ReceiptForm, status: int) -> Any:
+    """The receipt form with a fresh proof-of-work challenge (see core.ratelimit)."""
+    bits = ratelimit.required_bits(db(), settings=settings())
+    form.pow_token.data = ratelimit.challenge(bits=bits, settings=settings()).token
+    form.pow_solution.data = ""
+    db().commit()
+    return render_template("speakup/return.html", form=form, pow_bits=bits), status
 
 
 @bp.route("/return", methods=["GET", "POST"])
 def sign_in() -> Any:
+    """Sign in with a receipt: limited per session chain, and with proof of work while the
+    service as a whole sees many wrong receipts (see core.ratelimit); nobody is locked out."""
     form = ReceiptForm()
-    if form.validate_on_submit():
-        limits = _limiters()
-        session.setdefault("rl", secrets.token_hex(8))
-        if limits["session"].blocked(session["rl"]) or limits["global"].blocked("all"):
-            form.receipt.errors = ["There have been too many attempts. Wait 10 minutes and "
-                                   "try again."]
-            return render_template("speakup/return.html", form=form), 429
-        try:
-            access = services.open_with_receipt(db(), receipt=form.receipt.data or "",
-                                                settings=settings())
-        except services.ReceiptNotFoundError:
-            limits["session"].record_failure(session["rl"])
-            limits["global"].record_failure("all")
-            form.receipt.errors = ["We could not find a concern with that receipt. Check each "
-                                   "word and try again."]
-        else:
-            session.clear()
-            session["cid"] = access.concern_id
-            session["ck"] = access.concern_key
-            return redirect(url_for("report.case"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("speakup/return.html", form=form), status
+    if not form.validate_on_submit():
+        return _receipt_form_page(form, 400 if form.is_submitted() else 200)
+    cfg = settings()
+    chain = session.setdefault("rl", secrets.token_hex(16))
+    window = cfg.receipt_window_seconds
+    if ratelimit.count(db(), name=f"receipt-session:{chain}", window_seconds=window,
+                       settings=cfg) >= cfg.receipt_session_limit:
+        form.receipt.errors = ["There have been too many attempts from this browser. Wait 10 "
+                               "minutes and try again."]
+        return _receipt_form_page(form, 429)
+    required = ratelimit.required_bits(db(), settings=cfg)
+    # While no work is asked for, a form without a challenge (a page saved before this
+    # release, a client without the hidden fields) is fine; under attack it is not.
+    if (required or form.pow_token.data) and not ratelimit.check(
+            db(), token=form.pow_token.data or "",
+                           solution=form.pow_solution.data or "", required_bits=required,
+                           settings=cfg):
+        db().commit()
+        form.receipt.errors = [
+            "The service is busy checking receipts. Please send the form again: your browser "
+            "will take a few seconds to prove it is not a machine (this needs JavaScript). "
+            "If it does not work, try again later."]
+        return _receipt_form_page(form, 429)
+    try:
+        access = services.open_with_receipt(db(), receipt=form.receipt.data or "", settings=cfg)
+    except services.ReceiptNotFoundError:
+        ratelimit.hit(db(), name=f"receipt-session:{chain}", window_seconds=window, settings=cfg)
+        ratelimit.hit(db(), name="receipt-failures", window_seconds=window, settings=cfg)
+        db().commit()
+        form.receipt.errors = ["We could not find a concern with that receipt. Check each "
+                               "word and try again."]
+        return _receipt_form_page(form, 400)
+    db().commit()
+    session.clear()
+    session["rl"] = chain
+    session["sid"] = secrets.token_hex(16)
+    session["cid"] = access.concern_id
+    session["ck"] = access.concern_key
+    return redirect(url_for("report.case"))
 
 
 def _access() -> services.ReporterAccess:
-    if "cid" not in session or "ck" not in session:
+    """The concern this browser session opened; a session that was left (its id spent) or has
+    none is sent back to the receipt form."""
+    if "cid" not in session or "ck" not in session or "sid" not in session or \
+            ratelimit.is_spent(db(), value=str(session["sid"]), kind="left", settings=settings()):
+        session.clear()
         abort(redirect(url_for("report.sign_in")))
     return services.ReporterAccess(concern_id=str(session["cid"]),
                                    concern_key=bytes(session["ck"]))
@@ -237,8 +263,13 @@ def attachment(attachment_id: str) -> Any:
 
 @bp.post("/concern/leave")
 def leave() -> Any:
+    """Leave: the session is ended on the server too, so a copy of the cookie (a replay, a
+    shared computer's back button) no longer opens the concern."""
     form = LeaveForm()
     if form.validate_on_submit():
+        if "sid" in session:
+            ratelimit.spend(db(), value=str(session["sid"]), kind="left", settings=settings())
+            db().commit()
         session.clear()
         flash("You have left your concern. Use your receipt to come back.", "success")
     return redirect(url_for("report.start"))

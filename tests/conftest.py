@@ -201,8 +201,20 @@ def receipt_on(html: str, status: int = 200) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
 
 
+def pow_fields(html: str) -> dict[str, str]:
+    """The receipt form's proof-of-work challenge, solved (no work unless under attack)."""
+    from core.ratelimit import solve
+
+    token = re.search(r'name="pow_token" type="hidden" value="([^"]*)"', html) or re.search(
+        r'value="([^"]*)"[^>]*name="pow_token"', html)
+    bits = re.search(r'data-pow-bits="(\d+)"', html)
+    assert token and bits, "no proof-of-work challenge on the page"
+    return {"pow_token": token.group(1), "pow_solution": solve(token.group(1), int(bits.group(1)))}
+
+
 def reporter_sign_in(client: FlaskClient, receipt: str) -> FlaskClient:
     page = client.get("/return").data.decode()
-    response = client.post("/return", data={"csrf_token": csrf_token(page), "receipt": receipt})
+    response = client.post("/return", data={"csrf_token": csrf_token(page), "receipt": receipt,
+                                            **pow_fields(page)})
     assert response.status_code == 302, response.data.decode()[:2000]
     return client

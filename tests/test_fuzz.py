@@ -47,6 +47,7 @@ from tests.conftest import (
     csrf_token,
     form_token,
     make_staff,
+    pow_fields,
     reporter_sign_in,
     submit_concern,
 )
@@ -319,7 +320,7 @@ def test_return_form_never_fails(app: Flask, database: Database, guardian: Staff
         client = app.test_client()
         page = client.get("/return").data.decode()
         response = client.post("/return", data={"csrf_token": csrf_token(page),
-                                                "receipt": typed})
+                                                "receipt": typed, **pow_fields(page)})
         assert response.status_code in (302, 400, 429), response.data.decode()[:2000]
         if response.status_code == 302:
             assert response.location == "/concern"

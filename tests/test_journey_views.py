@@ -6,7 +6,7 @@ import re
 
 from flask.testing import FlaskClient
 
-from tests.conftest import Staff, csrf_token, login, reporter_sign_in, submit_concern
+from tests.conftest import Staff, csrf_token, login, pow_fields, reporter_sign_in, submit_concern
 
 
 def test_reporter_and_guardian_exchange_messages(
@@ -46,7 +46,7 @@ def test_wrong_receipt_gets_the_same_message_as_malformed(client: FlaskClient, g
     for attempt in ("abandon " * 8, "not a receipt at all", "zzzz"):
         page = client.get("/return").data.decode()
         response = client.post("/return", data={"csrf_token": csrf_token(page),
-                                                "receipt": attempt})
+                                                "receipt": attempt, **pow_fields(page)})
         assert response.status_code == 400
         body = response.data.decode()
         messages.append("We could not find a concern with that receipt" in body)
@@ -58,7 +58,8 @@ def test_receipt_attempts_are_rate_limited(client: FlaskClient, guardian) -> Non
     for _ in range(7):
         page = client.get("/return").data.decode()
         statuses.append(client.post("/return", data={
-            "csrf_token": csrf_token(page), "receipt": "abandon " * 8}).status_code)
+            "csrf_token": csrf_token(page), "receipt": "abandon " * 8,
+            **pow_fields(page)}).status_code)
     assert statuses[:5] == [400] * 5
     assert statuses[5:] == [429, 429]
 
