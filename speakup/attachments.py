@@ -1,20 +1,38 @@
-"""Checking uploaded files and removing what could identify the sender.
+"""Checking uploaded files, removing what could identify the sender or attack the reader.
 
-Only PDF, PNG and JPEG are accepted, recognised by their content, not their name. Images are
+Only PDF, PNG and JPEG are accepted, recognised by their content, not their name.
+
+Images: the size a file claims is checked before anything is decoded (a 39 KB PNG can claim
+40 million pixels and cost 400 MiB to decode): at most `MAX_PIXELS`. Accepted images are
 decoded and re-encoded from their pixels alone, which drops EXIF (camera, GPS position, time),
-XMP, ICC and text chunks. PDFs cannot be cleaned reliably, so the form tells the reporter that
-document metadata (author name, software) may identify them.
+XMP, ICC and text chunks.
+
+PDFs are rewritten with pikepdf (qpdf) without their active content: document and page open
+actions, additional actions, JavaScript anywhere, launch/submit/import/remote actions,
+embedded and attached files, XFA forms and rich media; and without their metadata (the document
+information dictionary and XMP, which name the author and software). Encrypted PDFs are refused,
+because they cannot be checked. Guardians are still told to open originals with care.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
+import pikepdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ALLOWED = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 24_000_000
+"""About 6000 x 4000: a phone photo fits; decoding costs at most about 100 MiB."""
+# Pillow's own guard: an error beyond twice our limit (ours, checked first, is the one people see).
+Image.MAX_IMAGE_PIXELS = 2 * MAX_PIXELS
+
+_ACTIVE_KEYS = ("/OpenAction", "/AA", "/AF", "/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile",
+                "/XFA", "/RichMedia", "/RichMediaContent", "/Launch", "/URI")
+_ACTIVE_ACTIONS = ("/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE",
+                   "/RichMediaExecute", "/ResetForm", "/Sound", "/Movie", "/Rendition", "/URI")
 
 
 class AttachmentError(ValueError):
@@ -48,7 +66,11 @@ def _safe_name(filename: str, content_type: str) -> str:
 
 def _strip_image(content: bytes, content_type: str) -> bytes:
     try:
-        with Image.open(io.BytesIO(content)) as image:
+        with warnings.catch_warnings():
+            # Pillow warns between its limit and twice it; the size is checked just below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(content))
+        with image:
             # Check the size before decoding: a few kilobytes of PNG can claim billions of pixels.
             width, height = image.size
             if width * height > MAX_PIXELS:
@@ -61,6 +83,8 @@ def _strip_image(content: bytes, content_type: str) -> bytes:
                 else "RGB"
             clean = Image.new(mode, upright.size)
             clean.paste(upright.convert(mode))
+    except AttachmentError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise AttachmentError("This picture could not be read. Try saving it again, or "
                               "send a different file.") from e
@@ -69,6 +93,48 @@ def _strip_image(content: bytes, content_type: str) -> bytes:
         clean.save(out, format="PNG", optimize=True)
     else:
         clean.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _strip_pdf(content: bytes) -> bytes:
+    """The PDF rewritten without active content or metadata (see the module)."""
+    try:
+        pdf = pikepdf.open(io.BytesIO(content))
+    except pikepdf.PasswordError as e:
+        raise AttachmentError("This PDF is protected by a password, so it cannot be checked. "
+                              "Save a copy without the password, or take a screenshot.") from e
+    except pikepdf.PdfError as e:
+        raise AttachmentError("This PDF could not be read. Try saving it again, or send a "
+                              "screenshot instead.") from e
+    with pdf:
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Type") == "/EmbeddedFile":
+                obj.write(b"")
+                del obj["/Type"]
+                continue
+            if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                continue
+            if obj.get("/S") in _ACTIVE_ACTIONS or obj.get("/Type") == "/Filespec" or obj.get(
+                    "/Subtype") in ("/FileAttachment",
+                                                                           "/RichMedia",
+                                                                           "/Screen", "/Movie"):
+                for key in list(obj.keys()):
+                    del obj[key]
+                continue
+            for key in _ACTIVE_KEYS:
+                if key in obj:
+                    del obj[key]
+        if "/Metadata" in pdf.Root:
+            del pdf.Root["/Metadata"]
+        if "/Names" in pdf.Root:
+            names = pdf.Root["/Names"]
+            for key in ("/JavaScript", "/EmbeddedFiles"):
+                if key in names:
+                    del names[key]
+        pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary())
+        out = io.BytesIO()
+        # No object streams: what was kept stays plain to inspect.
+        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable)
     return out.getvalue()
 
 
@@ -85,6 +151,8 @@ def clean_upload(filename: str, content: bytes, *, max_bytes: int) -> CleanFile:
     content_type = sniff(content)
     if content_type is None:
         raise AttachmentError(f"{display} is not a PDF, PNG or JPEG file.")
-    if content_type != "application/pdf":
-        content = _strip_image(content, content_type)
+    if content_type == "application/pdf":
+        return CleanFile(_safe_name(filename, content_type), content_type, _strip_pdf(content),
+                         sanitised=True)
+    content = _strip_image(content, content_type)
     return CleanFile(_safe_name(filename, content_type), content_type, content)

@@ -218,3 +218,23 @@ def reporter_sign_in(client: FlaskClient, receipt: str) -> FlaskClient:
                                             **pow_fields(page)})
     assert response.status_code == 302, response.data.decode()[:2000]
     return client
+
+
+def tiny_pdf(text: str = "Hello", *, javascript: str | None = None) -> bytes:
+    """A real one-page PDF showing ``text``; with ``javascript``, one that runs it on opening
+    (an /OpenAction), as a hostile attachment would."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(200, 100))
+    page.Contents = pdf.make_stream(f"BT /F1 12 Tf 10 50 Td ({text}) Tj ET".encode())
+    if javascript is not None:
+        pdf.Root.OpenAction = pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Action, S=pikepdf.Name.JavaScript,
+            JS=pikepdf.String(javascript)))
+    pdf.docinfo["/Author"] = "Nurse Jane Smith"
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from tests.conftest import csrf_token, login, missing, reporter_sign_in, submit_concern
+from tests.conftest import csrf_token, login, missing, reporter_sign_in, submit_concern, tiny_pdf
 
 MARKER = "ZEBRA-MARKER-7781"
 
@@ -30,7 +30,7 @@ def _fill_every_sealed_field(app, client: FlaskClient, guardian) -> str:
     receipt, _ = submit_concern(
         client, f"{MARKER} concern text", identity_mode="confidential",
         name=f"{MARKER} name", contact=f"{MARKER} contact",
-        files=[(io.BytesIO(b"%PDF-1.4 " + MARKER.encode() + b" pdf body"), "report.pdf"),
+        files=[(io.BytesIO(tiny_pdf(f"{MARKER} pdf body")), "report.pdf"),
                (io.BytesIO(_png_with_marker()), f"{MARKER}.png")],
     )
     staff = app.test_client()

@@ -50,6 +50,7 @@ from tests.conftest import (
     pow_fields,
     reporter_sign_in,
     submit_concern,
+    tiny_pdf,
 )
 
 RECEIPT_RE = re.compile(r'id="receipt">(.*?)</p>', re.S)
@@ -190,7 +191,7 @@ FILENAME = st.one_of(
 CONTENT_TYPE = st.sampled_from(["image/png", "application/pdf", "application/octet-stream",
                                 "text/html", "application/x-msdownload", "image/jpeg"])
 UPLOAD = st.tuples(FILE_CONTENT, FILENAME, CONTENT_TYPE)
-GOOD_UPLOAD = st.tuples(st.sampled_from([VALID_PNG, b"%PDF-1.4\n%%EOF\n"]), FILENAME, CONTENT_TYPE)
+GOOD_UPLOAD = st.tuples(st.sampled_from([VALID_PNG, tiny_pdf()]), FILENAME, CONTENT_TYPE)
 FILES = st.one_of(
     st.just([]),
     st.lists(GOOD_UPLOAD, min_size=1, max_size=2),
