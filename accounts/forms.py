@@ -18,3 +18,16 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     pass
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Your current password", validators=[
+        DataRequired("Enter your current password."), Length(max=1000)])
+    new = PasswordField("New password", validators=[
+        DataRequired("Enter a new password."), Length(max=1000)])
+
+
+class RotateKeysForm(FlaskForm):
+    password = PasswordField("Your password", validators=[
+        DataRequired("Enter your password to confirm."), Length(max=1000)],
+        id="rotate-password")

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from accounts import orgkeys
-from accounts.keys import bind_key, key_is_bound
+from accounts.keys import bind_key, key_fingerprint, key_is_bound
 from accounts.models import ROLES, StaffSession, StaffUser
 from config.settings import KdfProfile, Settings
 from core import audit
@@ -24,6 +24,7 @@ from core.encryption import (
     PasswordKeys,
     derive_password_keys,
     derive_subkey,
+    fingerprint,
     generate_keypair,
     generate_recovery_key,
     new_salt,
@@ -468,6 +469,30 @@ def recover_account(
     db.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
     audit.record(db, actor=actor, action="staff.recover", target=f"staff:{user.id}")
     return new_recovery
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    holder: str
+    role: str
+    fingerprint: str
+    bound: bool
+
+
+def key_list(db: Session, settings: Settings) -> list[KeyEntry]:
+    """Every public key things are sealed to, with its fingerprint, for staff to compare with
+    each other out of band: active staff (a key whose binding fails is flagged and receives
+    nothing), the organisation's analysis key, and the escrow key if one is configured."""
+    entries = [KeyEntry(u.name, dict(ROLES).get(u.role, u.role), key_fingerprint(u),
+                        key_is_bound(u, settings)) for u in list_staff(db)]
+    analysis = db.get(orgkeys.OrgKey, orgkeys.ANALYSIS)
+    if analysis is not None:
+        entries.append(KeyEntry("Equality analysis key (held by EDI leads)", "Organisation",
+                                fingerprint(analysis.public_key), True))
+    if settings.escrow_public_key:
+        entries.append(KeyEntry("Emergency (escrow) key, kept offline", "Organisation",
+                                fingerprint(settings.escrow_public_key), True))
+    return entries
 
 
 def list_staff(db: Session, *, role: str | None = None, active_only: bool = True) -> list[StaffUser]:

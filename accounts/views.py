@@ -6,13 +6,25 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from accounts import services
-from accounts.forms import LoginForm, LogoutForm
+from accounts.forms import LoginForm, LogoutForm, PasswordChangeForm, RotateKeysForm
 from core.web import db, settings
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,10 +62,12 @@ def _layout() -> dict[str, object]:
     identity = g.get("identity")
     links: list[tuple[str, str]] = []
     if identity is not None and identity.user.is_guardian:
-        links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO export"),
-                 (url_for("guardian.retrain"), "Themes"), (url_for("guardian.audit_log"), "Audit log")]
+        links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO return"),
+                 (url_for("guardian.retrain"), "Themes"), (url_for("guardian.audit_log"), "Audit log"),
+                 (url_for("accounts.account"), "Account")]
     elif identity is not None and identity.user.role == "edi":
-        links = [(url_for("edi.index"), "Surveys"), (url_for("edi_themes.summary"), "Themes")]
+        links = [(url_for("edi.index"), "Surveys"), (url_for("edi_themes.summary"), "Themes"),
+                 (url_for("accounts.account"), "Account")]
     return {"service_name": "Speak Up: staff", "service_home_url": url_for("accounts.home"),
             "header_links": links, "identity": identity, "logout_form": LogoutForm(),
             "privacy_url": "/privacy"}
@@ -97,6 +111,63 @@ def login() -> Any:
     form.password.data = ""
     form.code.data = ""
     return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> Any:
+    """Your account: key fingerprints to compare out of band, password change, key rotation."""
+    identity = g.get("identity")
+    if identity is None:
+        return redirect(url_for("accounts.login", next=request.script_root + request.path))
+    password_form = PasswordChangeForm(prefix="pw")
+    rotate_form = RotateKeysForm(prefix="rot")
+    status = 200
+    recovery_key = None
+    if request.method == "POST" and "pw-new" in request.form:
+        if password_form.validate_on_submit():
+            try:
+                services.change_password(db(), identity=identity,
+                                         current_password=password_form.current.data or "",
+                                         new_password=password_form.new.data or "",
+                                         settings=settings())
+                db().commit()
+            except (services.LoginError, services.WeakPasswordError) as e:
+                db().rollback()
+                (password_form.current if isinstance(e, services.LoginError)
+                 else password_form.new).errors = [str(e)]
+                status = 400
+            else:
+                flash("Your password has been changed. Other sessions have been signed out.",
+                      "success")
+                return redirect(url_for("accounts.account"))
+        else:
+            status = 400
+    elif request.method == "POST":
+        if rotate_form.validate_on_submit():
+            try:
+                rotation = services.rotate_keys(
+                    db(), identity=identity, password=rotate_form.password.data or "",
+                    settings=settings(),
+                    resealers=current_app.extensions["speakup.resealers"])
+                db().commit()
+            except services.LoginError as e:
+                db().rollback()
+                rotate_form.password.errors = [str(e)]
+                status = 400
+            else:
+                session.clear()
+                session["token"] = rotation.identity.session_token
+                g.identity = rotation.identity
+                identity = rotation.identity
+                recovery_key = rotation.recovery_key
+        else:
+            status = 400
+    password_form.current.data = password_form.new.data = ""
+    rotate_form.password.data = ""
+    return render_template("accounts/account.html", identity=identity,
+                           password_form=password_form, rotate_form=rotate_form,
+                           recovery_key=recovery_key, keys=services.key_list(db(), settings())), \
+        status
 
 
 @bp.post("/logout")

@@ -19,7 +19,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from config.settings import Settings, load_settings
 from core import web
 from core.db import Database
-from core.encryption import derive_subkey
+from core.encryption import derive_subkey, fingerprint
 from core.sessions import SealedCookieSessionInterface
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +64,8 @@ def create_source_app(settings: Settings, database: Database) -> Flask:
         SESSION_COOKIE_NAME="su_r",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.reporter_session_minutes),
     )
+    escrow_fingerprint = (fingerprint(settings.escrow_public_key)
+                          if settings.escrow_public_key else None)
     from speakup.report_views import bp as report_bp
     from surveys.respond_views import bp as survey_bp
 
@@ -75,6 +77,8 @@ def create_source_app(settings: Settings, database: Database) -> Flask:
         return {"service_name": "Speak Up", "service_home_url": "/", "header_links": [],
                 "max_file_mb": settings.max_attachment_bytes // (1024 * 1024),
                 "min_cell_size": settings.min_cell_size,
+                "retention_days": settings.retention_days,
+                "escrow_fingerprint": escrow_fingerprint,
                 "privacy_url": "/privacy"}
 
     return app
@@ -91,12 +95,16 @@ def create_staff_app(settings: Settings, database: Database) -> Flask:
         SESSION_COOKIE_PATH=STAFF_PREFIX,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.staff_max_hours),
     )
+    from accounts import orgkeys
     from accounts.views import bp as accounts_bp
     from core.cli import register_commands
+    from speakup import services as speakup_services
     from speakup.guardian_views import bp as guardian_bp
     from surveys.edi_views import bp as edi_bp
     from surveys.summary_views import bp as themes_bp
 
+    # Every kind of grant sealed to a staff member's key, re-sealed when they rotate it.
+    app.extensions["speakup.resealers"] = (speakup_services.reseal_grants, orgkeys.reseal_grants)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(guardian_bp)
     app.register_blueprint(edi_bp)
@@ -112,6 +120,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     WSGI entry point hands every path outside ``/staff`` to the anonymous app.
     """
     settings = settings or load_settings()
+    # Flask-WTF logs every failed CSRF check at INFO, including the anonymous side's: a
+    # timestamped line saying when a reporter sent a form. It logs nothing here.
+    logging.getLogger("flask_wtf.csrf").setLevel(logging.ERROR)
     database = database or Database.from_settings(settings)
     source = create_source_app(settings, database)
     staff = create_staff_app(settings, database)

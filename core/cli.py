@@ -14,9 +14,10 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from accounts import services as accounts
 from analysis.themes_cli import themes as themes_group
-from config.settings import SECRET_NAMES
+from config.settings import SettingsError
 from core import audit
 from core.web import database, settings
+from surveys.cli import survey_group
 
 
 def _read_password(password_stdin: bool, prompt: str = "Password") -> str:
@@ -391,24 +392,25 @@ def demo_code() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from surveys.cli import survey_group
-
     for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_return,
                     mix, audit_group, escrow_group, demo_group, survey_group, retrain_themes):
         app.cli.add_command(command)
 
 
 def _make_app() -> Flask:
+    """The app for commands that touch a trust's data. Fails closed: without its configuration
+    (as under cron with an empty environment) a command refuses to run, instead of quietly
+    using a development database and reporting success."""
     from core import create_app
 
-    if "SPEAKUP_ENV" not in os.environ and not any(os.environ.get(n) for n in SECRET_NAMES):
-        # A checkout with nothing configured: run the command against the development instance
-        # (generated secrets, instance/speakup.db) rather than refuse. A server sets its secrets,
-        # and so runs as production; gunicorn (wsgi.py) never takes this path.
-        click.echo("note: SPEAKUP_ENV is not set and no secrets are configured: using the "
-                   "development settings in instance/", err=True)
-        os.environ["SPEAKUP_ENV"] = "development"
-    app = create_app()
+    try:
+        app = create_app()
+    except SettingsError as e:
+        raise click.ClickException(
+            f"{e}.\nThis command works on a trust's data, so it needs that trust's "
+            "configuration (SPEAKUP_ENV, DATABASE_URL and the secrets in the environment, as "
+            "the server has them). For the development copy in instance/, run it with "
+            "SPEAKUP_ENV=development (as make does).") from e
     if os.environ.get("SPEAKUP_ENV") == "development":
         # Development databases follow the code: no separate migrate step to forget.
         from core.migrate import upgrade
@@ -418,8 +420,9 @@ def _make_app() -> Flask:
 
 
 class _SpeakUpGroup(FlaskGroup):
-    """The ``speakup`` command. Commands that need no database (theme tagging) are its own and
-    run without building the app; the rest come from the app."""
+    """The ``speakup`` command. Commands that need no database (theme tagging, survey
+    templates) run without building the app; the rest build it, and refuse without a
+    configuration."""
 
 
 main = _SpeakUpGroup(
@@ -427,3 +430,4 @@ main = _SpeakUpGroup(
     load_dotenv=False, help="Speak Up administration.",
 )
 main.add_command(themes_group)
+main.add_command(survey_group)

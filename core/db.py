@@ -127,7 +127,7 @@ def import_models() -> None:
     import accounts.models
     import accounts.orgkeys  # noqa: F401
     import core.audit
-    import core.ratelimit  # noqa: F401
+    import core.ratelimit
     import core.unlinkable  # noqa: F401
     import speakup.models  # noqa: F401
     import surveys.models  # noqa: F401

@@ -83,16 +83,55 @@ _ERROR_TEXT = {
 }
 
 
+_PLAIN_500 = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sorry, there is a '
+    'problem with the service</title><meta name="viewport" content="width=device-width, '
+    'initial-scale=1"></head><body style="font-family:Arial,sans-serif;margin:2em;max-width:40em">'
+    "<h1>Sorry, there is a problem with the service</h1><p>{text}</p>"
+    '<p><a href="{home}">Go to the start page</a></p></body></html>')
+
+
 def _server_error(error: Exception) -> tuple[str, int]:
-    # Log the kind of failure only: never the request, its form data or the client. Exception
-    # messages can quote SQL parameters, so only tests see the traceback.
-    log.error("unhandled %s on %s", type(error).__name__, request.endpoint,
-              exc_info=current_app.testing)
-    return render_template(
-        "errors.html", code=500,
-        description="Something went wrong on our side. Nothing you sent was saved. "
-        "Go back: your browser should still have what you typed. Please try again.",
-    ), 500
+    """An unexpected failure: never a bare 500 and never a traceback with SQL parameters.
+
+    The request's database session is rolled back first (a failed flush leaves it unusable,
+    and the page's own context would fail on it). If the page still cannot be drawn (the
+    database is gone), a plain page written here is sent. On the staff side the kind of failure
+    is logged, never the request or the exception's text; on the anonymous side nothing is
+    logged at all (a timestamped line would say when a reporter did something): the failure is
+    counted per day in the database instead, when it can be.
+    """
+    anonymous = current_app.name == "source"
+    sent = request.method not in ("GET", "HEAD")
+    text = ("Something went wrong on our side. Nothing you sent was saved. Go back: your "
+            "browser should still have what you typed. Please try again." if sent else
+            "Something went wrong on our side. Please try again in a few minutes.")
+    session = g.pop("db_session", None)
+    if session is not None:
+        try:
+            session.rollback()
+        finally:
+            session.close()
+    if anonymous:
+        _count_anonymous_error()
+    else:
+        log.error("unhandled %s on %s", type(error).__name__, request.endpoint,
+                  exc_info=current_app.testing)
+    try:
+        return render_template("errors.html", code=500, description=text), 500
+    except Exception:  # the page itself failed (the database is down): a plain one
+        home = "/" if anonymous else "/staff/"
+        return _PLAIN_500.format(text=text, home=home), 500
+
+
+def _count_anonymous_error() -> None:
+    from core.ratelimit import hit
+
+    try:
+        with database().session() as session:
+            hit(session, name="anonymous-errors", window_seconds=86_400, settings=settings())
+    except Exception:  # noqa: S110 - counting is best effort; nothing may be logged here
+        pass
 
 
 CSRF_EXPIRED = ("This page was open for a long time, so for your security we need you to "

@@ -28,7 +28,7 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-@survey_group.command("template")
+@survey_group.command("template", with_appcontext=False)
 @click.argument("name")
 def template(name: str) -> None:
     """Print a built-in survey definition (e.g. equality-pulse) to start from."""

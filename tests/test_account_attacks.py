@@ -151,3 +151,51 @@ def test_password_change_keeps_the_keys_and_totp(db, settings, guardian: Staff) 
         db, email=guardian.email, password="kettle orbit velvet plum",
         code=pyotp.TOTP(guardian.totp_secret).at(later), settings=settings, now=later)
     assert private_again == private and again.id == user.id
+
+
+def test_key_rotation_reseals_every_case_and_the_account_page_shows_fingerprints(
+        app, client, database, settings, guardian: Staff) -> None:
+    from speakup import services
+    from tests.conftest import csrf_token, login, submit_concern
+
+    submit_concern(client, "Rotate me")
+    staff = app.test_client()
+    login(staff, guardian)
+    page = staff.get("/staff/account").data.decode()
+    assert "Key fingerprints" in page and "Gina Guardian (you)" in page
+    with database.session() as db:
+        old_fp = accounts.key_fingerprint(db.get(StaffUser, guardian.id))
+    assert old_fp in page
+    response = staff.post("/staff/account", data={"csrf_token": csrf_token(page),
+                                                   "rot-password": "wrong password 12345"})
+    assert response.status_code == 400 and "not right" in response.data.decode()
+    response = staff.post("/staff/account", data={"csrf_token": csrf_token(page),
+                                                   "rot-password": guardian.password})
+    body = response.data.decode()
+    assert response.status_code == 200 and "Your new recovery key" in body
+    with database.session() as db:
+        user = db.get(StaffUser, guardian.id)
+        assert accounts.key_fingerprint(user) != old_fp and accounts.key_fingerprint(user) in body
+        [row] = services.inbox(db, identity=accounts.StaffIdentity(user, b"", "t"),
+                               settings=settings)
+        # The old private key no longer opens the case; the page (new session) does.
+        with pytest.raises(services.CaseNotFoundError):
+            services.open_case(db, identity=accounts.StaffIdentity(user, guardian.private_key,
+                                                                   "t"), ref=row.concern.ref)
+    assert "Rotate me" in staff.get(f"/staff/cases/{row.concern.ref}").data.decode()
+
+
+def test_password_change_on_the_account_page(app, guardian: Staff) -> None:
+    from tests.conftest import csrf_token, login
+
+    staff = app.test_client()
+    login(staff, guardian)
+    page = staff.get("/staff/account").data.decode()
+    weak = staff.post("/staff/account", data={"csrf_token": csrf_token(page),
+                                               "pw-current": guardian.password,
+                                               "pw-new": "password1234"})
+    assert weak.status_code == 400 and "too common" in weak.data.decode()
+    done = staff.post("/staff/account", data={"csrf_token": csrf_token(page),
+                                               "pw-current": guardian.password,
+                                               "pw-new": "kettle orbit velvet plum"})
+    assert done.status_code == 302
