@@ -246,6 +246,8 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
         min_cell_size=_int(env_vars, "SPEAKUP_MIN_CELL_SIZE", 11),
         comment_threshold=_int(env_vars, "SPEAKUP_COMMENT_THRESHOLD", 11),
         record_batch=_int(env_vars, "SPEAKUP_RECORD_BATCH", 0),
+        receipt_session_limit=_int(env_vars, "SPEAKUP_RECEIPT_SESSION_LIMIT", 5),
+        receipt_attack_threshold=_int(env_vars, "SPEAKUP_RECEIPT_ATTACK_THRESHOLD", 50),
         audit_checkpoint_file=(Path(env_vars["SPEAKUP_AUDIT_CHECKPOINT_FILE"])
                                if env_vars.get("SPEAKUP_AUDIT_CHECKPOINT_FILE") else None),
     )

@@ -145,10 +145,13 @@ def sign_in() -> Any:
     """Sign in with a receipt: limited per session chain, and with proof of work while the
     service as a whole sees many wrong receipts (see core.ratelimit); nobody is locked out."""
     form = ReceiptForm()
+    # The session chain starts when the form is first shown, so a copy of the cookie taken
+    # before the first attempt carries it too. (A client that sends no cookie at all starts a
+    # new chain each time: what limits it is the proof of work.)
+    chain = session.setdefault("rl", secrets.token_hex(16))
     if not form.validate_on_submit():
         return _receipt_form_page(form, 400 if form.is_submitted() else 200)
     cfg = settings()
-    chain = session.setdefault("rl", secrets.token_hex(16))
     window = cfg.receipt_window_seconds
     if ratelimit.count(db(), name=f"receipt-session:{chain}", window_seconds=window,
                        settings=cfg) >= cfg.receipt_session_limit:

@@ -7,10 +7,16 @@ Runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from core import unlinkable
+from core.audit import record
+from core.encryption import DecryptionError, concern_context, generate_keypair, open_with_private_key
+from speakup import services as concern_services
+from speakup.models import Concern, ConcernGrant
 from surveys import definition as definitions
 from surveys import services
 from surveys.models import SurveyWave
@@ -177,3 +183,152 @@ def test_duplicated_record_counts_once(db, settings) -> None:
                {"i": "f" * 32, "s": stream, "b": row})
     db.commit()
     assert len(unlinkable.read(db, stream=stream, settings=settings)) == settings.batch_size
+
+
+# --- concerns ---------------------------------------------------------------------------------
+
+
+def _send(client, text_: str, **fields: object) -> str:
+    from tests.conftest import submit_concern
+
+    receipt, _html = submit_concern(client, text_, **fields)
+    return receipt
+
+
+def test_swapped_public_key_receives_nothing(app, client, database, settings, guardian,
+                                             second_guardian) -> None:
+    """Finding 2: a database writer replaces a guardian's public key with their own; new
+    concerns are then not sealed to it (only to guardians whose key binding holds)."""
+    attacker = generate_keypair()
+    with database.session() as db:
+        db.execute(text("UPDATE staff_users SET public_key = :k WHERE id = :i"),
+                   {"k": attacker.public, "i": second_guardian.id})
+    receipt = _send(client, "Sealed only to keys that are bound")
+    with database.session() as db:
+        access = concern_services.open_with_receipt(db, receipt=receipt, settings=settings)
+        grants = list(db.scalars(select(ConcernGrant)
+                                 .where(ConcernGrant.concern_id == access.concern_id)))
+        assert {g.staff_id for g in grants} == {guardian.id}
+        concern = db.get(Concern, access.concern_id)
+        for grant in grants:
+            with pytest.raises(DecryptionError):
+                open_with_private_key(attacker.private, grant.key_sealed,
+                                      context=concern_context(concern.ref, "grant"))
+
+
+def test_a_dump_holds_no_per_concern_metadata(app, client, database, settings, guardian) -> None:
+    """Finding 3: site, group, ethnicity, kind, month, identity mode, themes and tone were in the
+    clear per concern (29 of about 400 demo concerns were unique on site, group and ethnicity)."""
+    from tests.test_at_rest import _raw_copy
+
+    before = _raw_copy(database, settings)
+    for i in range(3):
+        _send(client, f"The band 7 post went to the manager's friend {i}.",
+              kind="recruitment", site="mental-health", happened_month="2026-11",
+              professional_group="estates-ancillary", ethnicity="black-caribbean",
+              identity_mode="anonymous")
+    raw = _raw_copy(database, settings)
+    for value in (b"mental-health", b"estates-ancillary", b"black-caribbean", b"recruitment",
+                  b"2026-11", b"nepotism_favouritism", b"anonymous"):
+        assert raw.count(value) <= before.count(value), value
+
+
+def test_ids_do_not_date_a_submission(app, client, database, settings, guardian) -> None:
+    """Finding 4: sequential ids of concerns and messages, placed between audit rows carrying
+    times to the second, dated a submission. Ids are now random and the tables keep no
+    insertion order; on PostgreSQL `mix` re-writes the rows' transaction ids and order."""
+    sent = []
+    for i in range(12):
+        with database.session() as db:
+            record(db, actor=f"staff:{guardian.id}", action="case.view", target=f"case:T{i}")
+        sent.append(_send(client, f"Concern number {i}"))
+    with database.session() as db:
+        order = {}
+        for i, receipt in enumerate(sent):
+            access = concern_services.open_with_receipt(db, receipt=receipt, settings=settings)
+            order[access.concern_id] = i
+        ids = list(order)
+        assert all(len(i) == 32 and not i.isdigit() for i in ids)
+        assert sorted(ids) != ids or len(set(ids)) < 2  # ids do not follow submission order
+        concern_services.mix(db)
+    with database.session() as db:
+        stored = _physical_order(db, "concerns", "id")
+        positions = [order[i] for i in stored]
+        assert positions != sorted(positions)
+        if db.get_bind().dialect.name == "postgresql":
+            xmins = set(_xmins(db, "concerns", "id").values())
+            assert len(xmins) == 1  # every concern last written by the one mix transaction
+            audit_x = [int(x) for x in db.scalars(text(
+                "SELECT xmin::text::bigint FROM audit_events"))]
+            assert all(x < min(xmins) for x in audit_x)  # nothing between the audit rows
+
+
+def test_excluded_guardian_learns_nothing_from_the_return_or_the_audit_log(
+        app, client, database, settings, guardian, second_guardian) -> None:
+    """Finding 8: the excluded guardian saw the excluded case's reference, date and group in
+    the NGO export and in the audit page."""
+    from datetime import date
+
+    from tests.conftest import csrf_token, login
+
+    _send(client, "Keep Sam out of this", excluded_guardians=str(second_guardian.id),
+          professional_group="estates-ancillary")
+    gina = app.test_client()
+    login(gina, guardian)
+    inbox = gina.get("/staff/cases/").data.decode()
+    ref = re.search(r'/staff/cases/([A-Z0-9]{8})"', inbox).group(1)
+    assert gina.get(f"/staff/cases/{ref}").status_code == 200  # audited: case.view
+    sam = app.test_client()
+    login(sam, second_guardian)
+    audit_page = sam.get("/staff/audit").data.decode()
+    assert ref not in audit_page and "a case you cannot open" in audit_page
+    page = sam.get("/staff/export").data.decode()
+    today = date.today().isoformat()
+    response = sam.post("/staff/export", data={"csrf_token": csrf_token(page), "start": today,
+                                                "end": today, "format": "csv"})
+    body = response.data.decode()
+    assert response.status_code == 400 and "another guardian must make it" in body
+    assert ref not in body and "estates" not in body
+    # Gina, who can open every case of the period, makes it: counts only.
+    page = gina.get("/staff/export").data.decode()
+    made = gina.post("/staff/export", data={"csrf_token": csrf_token(page), "start": today,
+                                             "end": today, "format": "csv"})
+    assert made.status_code == 200 and ref not in made.data.decode()
+    assert "professional_group,estates-ancillary,1" in made.data.decode()
+
+
+def test_leaving_ends_the_reporter_session_on_the_server(app, client, guardian) -> None:
+    """Finding 14: a replayed cookie still opened the concern after Leave."""
+    from tests.conftest import csrf_token, reporter_sign_in
+
+    receipt = _send(client, "Leave me")
+    reporter = reporter_sign_in(app.test_client(), receipt)
+    cookie = reporter.get_cookie("su_r").value
+    page = reporter.get("/concern").data.decode()
+    assert "Leave me" in page
+    reporter.post("/concern/leave", data={"csrf_token": csrf_token(page)})
+    replay = app.test_client()
+    replay.set_cookie("su_r", cookie)
+    response = replay.get("/concern")
+    assert response.status_code == 302 and response.location.endswith("/return")
+
+
+def test_a_copied_form_is_not_a_second_receipt(app, client, guardian) -> None:
+    """Finding 14: repeating a sent form from another browser returned the receipt."""
+    from tests.conftest import csrf_token, form_token, receipt_on
+
+    page = client.get("/concern/new").data.decode()
+    data = {"csrf_token": csrf_token(page), "form_token": form_token(page),
+            "text": "Sent once", "kind": "other", "identity_mode": "anonymous"}
+    first = client.post("/concern/new", data=data, content_type="multipart/form-data")
+    receipt = receipt_on(first.data.decode())
+    again = client.post("/concern/new", data=data, content_type="multipart/form-data")
+    assert receipt_on(again.data.decode()) == receipt  # same browser: a double click
+    other = app.test_client()
+    other.set_cookie("su_r", "x")  # another browser, no session
+    page2 = other.get("/concern/new").data.decode()
+    response = other.post("/concern/new", data={**data, "csrf_token": csrf_token(page2)},
+                          content_type="multipart/form-data")
+    body = response.data.decode()
+    assert response.status_code == 409 and "already sent" in body and receipt not in body
+    assert not re.search(r'id="receipt"', body)

@@ -152,3 +152,29 @@ def test_the_demo_has_themes_to_summarise_and_cases_to_retrain_on(app, database,
         identity = accounts.StaffIdentity(user=user, private_key=key, session_token="t")
         result = concern_themes.retrain(db, identity=identity, settings=settings)
         assert result.stored.examples >= concern_themes.MIN_REVIEWED * 4 // 5
+
+
+def test_commands_fail_closed_without_configuration(tmp_path) -> None:
+    """Finding 11: under cron's empty environment `purge` and `audit verify` quietly ran against
+    the development SQLite file and exited 0. Data commands now refuse; database-free ones work."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    speakup = Path(sys.executable).parent / "speakup"
+    empty = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for args in (["purge"], ["audit", "verify"], ["guardian", "list"], ["mix"],
+                 ["survey", "results", "equality-pulse", "--by", "band"]):
+        done = subprocess.run([str(speakup), *args], cwd=tmp_path, env=empty,  # noqa: S603
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode != 0, args
+        assert "needs that trust's configuration" in done.stderr, args
+    assert not (tmp_path / "instance").exists()
+    template = subprocess.run([str(speakup), "survey", "template", "equality-pulse"],  # noqa: S603
+                              cwd=tmp_path, env=empty, capture_output=True, text=True,
+                              timeout=120, check=False)
+    assert template.returncode == 0 and 'id = "equality-pulse"' in template.stdout
+    tagged = subprocess.run([str(speakup), "themes", "tag", "-"], cwd=tmp_path, env=empty,  # noqa: S603
+                            input="id,text\n1,Jobs go to the manager's friends\n",
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert tagged.returncode == 0 and "nepotism_favouritism" in tagged.stdout
