@@ -165,16 +165,16 @@ def test_commands_fail_closed_without_configuration(tmp_path) -> None:
     empty = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for args in (["purge"], ["audit", "verify"], ["guardian", "list"], ["mix"],
                  ["survey", "results", "equality-pulse", "--by", "band"]):
-        done = subprocess.run([str(speakup), *args], cwd=tmp_path, env=empty,  # noqa: S603
+        done = subprocess.run([str(speakup), *args], cwd=tmp_path, env=empty,
                               capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode != 0, args
         assert "needs that trust's configuration" in done.stderr, args
     assert not (tmp_path / "instance").exists()
-    template = subprocess.run([str(speakup), "survey", "template", "equality-pulse"],  # noqa: S603
+    template = subprocess.run([str(speakup), "survey", "template", "equality-pulse"],
                               cwd=tmp_path, env=empty, capture_output=True, text=True,
                               timeout=120, check=False)
     assert template.returncode == 0 and 'id = "equality-pulse"' in template.stdout
-    tagged = subprocess.run([str(speakup), "themes", "tag", "-"], cwd=tmp_path, env=empty,  # noqa: S603
+    tagged = subprocess.run([str(speakup), "themes", "tag", "-"], cwd=tmp_path, env=empty,
                             input="id,text\n1,Jobs go to the manager's friends\n",
                             capture_output=True, text=True, timeout=120, check=False)
     assert tagged.returncode == 0 and "nepotism_favouritism" in tagged.stdout

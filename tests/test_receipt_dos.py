@@ -79,7 +79,7 @@ def servers(settings, database, guardian, tmp_path: Path) -> Iterator[tuple[list
            "SPEAKUP_WORKERS": "2", "SPEAKUP_THREADS": "2"}
     ports, processes = [_free_port(), _free_port()], []
     for port in ports:
-        processes.append(subprocess.Popen(  # noqa: S603 - our own server
+        processes.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--bind",
              f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
