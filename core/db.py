@@ -96,5 +96,6 @@ def import_models() -> None:
     """Import every models module so ``Base.metadata`` knows all tables."""
     import accounts.models  # noqa: F401
     import core.audit  # noqa: F401
+    import equality.models  # noqa: F401
     import speakup.models  # noqa: F401
     import surveys.models  # noqa: F401

@@ -290,3 +290,13 @@ def token_digest(token: str) -> bytes:
 def token_key(token: str) -> bytes:
     """A key derived from a random high-entropy token (independent of its digest)."""
     return derive_subkey(token.encode(), "token-key")
+
+
+# --- pseudonyms ------------------------------------------------------------------------------
+
+
+def keyed_digest(key: bytes, value: str) -> bytes:
+    """A pseudonym for an identifier (HMAC-SHA256 under a derived key): the same value always
+    gives the same digest, and without the key nobody can test a guess (such as an ESR number)
+    against it."""
+    return hmac.new(key, value.encode(), hashlib.sha256).digest()
