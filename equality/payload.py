@@ -273,6 +273,14 @@ def workforce_payload(period: WorkforcePeriod, report: WorkforceReport, *, k: in
     }
 
 
+# Header rows of tables that can be empty (no targets set, nothing appointed unadvertised).
+_EMPTY_COLUMNS = {
+    "unadvertised": ("vacancy_id", "band", "directorate", "route", "quarter"),
+    "model_employer": ("band", "year", "target", "headcount", "bme", "share", "target_people",
+                       "gap_people", "suppressed", "reason"),
+}
+
+
 def _flatten(value: object, prefix: str = "") -> dict[str, object]:
     if isinstance(value, Mapping):
         flat: dict[str, object] = {}
@@ -292,20 +300,42 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+INDICATOR_COLUMNS = ("id", "by", "value", "ci_low", "ci_high", "numerator_group",
+                     "numerator_count", "numerator_total", "denominator_group",
+                     "denominator_count", "denominator_total", "suppressed", "reason")
+
+
+def _indicator_row(entry: Mapping[str, Any]) -> dict[str, object]:
+    """An indicator as one CSV row: a count on its own (a share's numerator or denominator) goes
+    in the ``_count`` column; a group's rate in ``_group``, ``_count`` and ``_total``."""
+    row: dict[str, object] = {c: None for c in INDICATOR_COLUMNS}
+    row.update(id=entry["id"], value=entry["value"], suppressed=entry["suppressed"],
+               reason=entry["reason"],
+               by=";".join(f"{k}={v}" for k, v in (entry["by"] or {}).items()))
+    if entry["ci"]:
+        row["ci_low"], row["ci_high"] = entry["ci"]
+    for side in ("numerator", "denominator"):
+        value = entry[side]
+        if isinstance(value, Mapping):
+            row.update({f"{side}_{k}": value[k] for k in ("group", "count", "total")})
+        else:
+            row[f"{side}_count"] = value
+    return row
+
+
 def payload_csv(payload: Json, table: str) -> str:
     """One section of the payload as CSV (nested values flattened into ``a_b`` columns; an
     interval into ``ci_low`` and ``ci_high``; pay gap quartiles into one row each)."""
     rows: Sequence[Mapping[str, object]] = payload[table]
     if table == "indicators":
-        rows = [{**r, "by": ";".join(f"{k}={v}" for k, v in (r["by"] or {}).items())}
-                for r in rows]
+        rows = [_indicator_row(r) for r in rows]
     if table == "pay_gaps":
         rows = [{**{k: v for k, v in g.items() if k != "quartiles"}, **(
             {"quartile": q["quartile"], "quartile_counts": q["counts"],
              "quartile_suppressed": q["suppressed"]} if q else {})}
             for g in rows for q in (g["quartiles"] or [None])]
     flat = [_flatten(r) for r in rows]
-    columns: list[str] = []
+    columns: list[str] = list(_EMPTY_COLUMNS.get(table, ())) if not flat else []
     for r in flat:
         columns.extend(c for c in r if c not in columns)
     out = io.StringIO()

@@ -46,7 +46,7 @@ KINDS: Final[tuple[Kind, ...]] = ("staff", "recruitment", "board", "targets")
 MAX_ROWS: Final = 500_000
 MAX_ID_LENGTH: Final = 100
 MAX_TEXT_LENGTH: Final = 80
-MAX_HOURLY_PAY: Final = 10_000.0
+MAX_HOURLY_PAY: Final = 1_000.0
 MAX_BONUS_PAY: Final = 10_000_000.0
 # A cell starting with one of these runs as a formula when the file is opened in a spreadsheet.
 _FORMULA_STARTS: Final = ("=", "+", "-", "@")

@@ -147,6 +147,10 @@ def _person(rng: random.Random, band: str) -> StaffRecord:
 
 def _staff(rng: random.Random, count: int, prefix: str) -> tuple[list[StaffRecord], list[str]]:
     bands = rng.choices(list(_BAND_WEIGHTS), weights=list(_BAND_WEIGHTS.values()), k=count)
+    # A small trust still has its voting executive directors.
+    missing = _VOTING_EXECUTIVES - bands.count("vsm")
+    for i in rng.sample([i for i, b in enumerate(bands) if b != "vsm"], max(0, missing)):
+        bands[i] = "vsm"
     people = [_person(rng, band) for band in bands]
     # The voting executive directors are very senior managers in the staff record.
     vsm = [i for i, p in enumerate(people) if p.band == "vsm"]
