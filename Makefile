@@ -42,6 +42,7 @@ bench: install assets
 	$(PY) bench/submissions.py
 	$(PY) bench/survey_ingest.py
 	$(PY) bench/disclosure.py
+	$(PY) bench/workforce.py
 
 clean:
 	rm -rf $(VENV) node_modules core/static instance

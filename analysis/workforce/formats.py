@@ -7,10 +7,12 @@ Four files, one header row each (UTF-8, comma-separated; column order is free, n
 - ``board``: the board's composition, one row per member (no names);
 - ``targets``: the Model Employer trajectory, one row per band and year.
 
-`parse` checks every row and collects every problem (line number, column, reason) before
-returning anything: if there is any, it raises `RowsError` with all of them, so the caller
-imports either the whole file or nothing. Line numbers are those of the file (the header is
-line 1), so a row that spans lines because of a quoted newline is reported at its last line.
+`parse_staff`, `parse_recruitment`, `parse_board` and `parse_targets` check every row and
+collect every problem (line number, column, reason) before returning anything: if there is
+any, they raise `RowsError` with all of them, so the caller imports the whole file or nothing.
+Line numbers are those of the file (the header is line 1), so a row that spans lines because of
+a quoted newline is reported at its last line. `staff_csv` and the other writers produce the
+same formats (for the synthetic trust and round-trip tests).
 """
 
 from __future__ import annotations

@@ -238,18 +238,35 @@ _WDES_ORDER: Final = (NON_DISABLED, DISABLED, NOT_STATED)
 def _by_band(indicator: str, staff: Sequence[StaffRecord], key: Callable[[StaffRecord], str],
              keys: Sequence[str], group_of: Callable[[StaffRecord], str], group: str,
              order: Sequence[str], dimension: str) -> tuple[Share, ...]:
-    shares = [share(indicator, map(group_of, staff), group, order=order)]
+    atoms = Counter((key(s), s.clinical, group_of(s)) for s in staff)
+
+    def counted(band: str | None, clinical: bool | None) -> Counter[str]:
+        return Counter(_sum_atoms(atoms, band, clinical))
+
+    def share_of(counts: Counter[str], by: By) -> Share:
+        keys_ = [*order, *sorted(k for k in counts if k not in order)]
+        return Share(id=indicator, group=group, count=counts[group], total=counts.total(),
+                     counts=tuple((k, counts[k]) for k in keys_), by=by)
+
+    shares = [share_of(counted(None, None), ())]
     for clinical in (None, True, False):
-        subset = [s for s in staff if clinical is None or s.clinical is clinical]
-        present = Counter(key(s) for s in subset)
         for k in keys:
-            if not present[k]:
+            counts = counted(k, clinical)
+            if not counts.total():
                 continue
             by: By = ((dimension, k),) if clinical is None else (
                 (dimension, k), ("clinical", "yes" if clinical else "no"))
-            shares.append(share(indicator, (group_of(s) for s in subset if key(s) == k), group,
-                                by=by, order=order))
+            shares.append(share_of(counts, by))
     return tuple(shares)
+
+
+def _sum_atoms(atoms: Counter[tuple[str, bool, str]], band: str | None,
+               clinical: bool | None) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for (own_band, own_clinical, group), n in atoms.items():
+        if (band is None or own_band == band) and (clinical is None or own_clinical is clinical):
+            totals[group] = totals.get(group, 0) + n
+    return totals
 
 
 def wres1(staff: Sequence[StaffRecord]) -> tuple[Share, ...]:

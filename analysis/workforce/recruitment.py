@@ -81,15 +81,17 @@ def funnel(applications: Sequence[Application], *, dimension: Dimension,
     """The funnel for each group of ``dimension`` (and ``all``) at trust level, then, with
     ``by_band``, in each band. Groups and bands without applications are left out."""
     group_of, groups = _dimension(dimension)
-    advertised = [a for a in applications if a.route in ADVERTISED_ROUTES]
+    # Identical applications are counted once, then their counts added to every row they fall in.
+    atoms = Counter((a.band, group_of(a), a.shortlisted, a.interviewed, a.appointed)
+                    for a in applications if a.route in ADVERTISED_ROUTES)
     stages: Counter[tuple[str | None, str, str]] = Counter()
-    for a in advertised:
-        for band in (None, a.band) if by_band else (None,):
-            for group in (ALL, group_of(a)):
-                stages[band, group, "applied"] += 1
-                stages[band, group, "shortlisted"] += a.shortlisted
-                stages[band, group, "interviewed"] += a.interviewed
-                stages[band, group, "appointed"] += a.appointed
+    for (own_band, own_group, shortlisted, interviewed, appointed), n in atoms.items():
+        for band in (None, own_band) if by_band else (None,):
+            for group in (ALL, own_group):
+                stages[band, group, "applied"] += n
+                stages[band, group, "shortlisted"] += n * shortlisted
+                stages[band, group, "interviewed"] += n * interviewed
+                stages[band, group, "appointed"] += n * appointed
     rows = []
     for band in (None, *BANDS) if by_band else (None,):
         for group in (ALL, *groups):
