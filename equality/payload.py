@@ -244,6 +244,7 @@ def _board(report: WorkforceReport) -> Json:
         return dict(sorted(Counter(values).items()))
 
     return {
+        "source": report.board_source,
         "members": len(members), "voting": sum(m.voting for m in members),
         "executive": sum(m.executive for m in members),
         "non_executive": sum(not m.executive for m in members),

@@ -370,6 +370,17 @@ def compose_board(board: Sequence[BoardMember], staff: Sequence[StaffRecord]) ->
     return (*board, *executives)
 
 
+def board_source(imported: Sequence[BoardMember], board: Sequence[BoardMember]) -> str:
+    """Where the board's composition came from: ``board file``, ``board file and staff
+    record`` (executives added from the staff snapshot), ``staff record`` (voting executives
+    only: no board file imported) or ``none``."""
+    if not board:
+        return "none"
+    if not imported:
+        return "staff record"
+    return "board file" if len(board) == len(imported) else "board file and staff record"
+
+
 MEMBERSHIPS: Final[dict[str, Callable[[BoardMember], bool]]] = {
     "voting": lambda m: m.voting,
     "executive": lambda m: m.executive,
@@ -380,7 +391,8 @@ MEMBERSHIPS: Final[dict[str, Callable[[BoardMember], bool]]] = {
 def wres9(board: Sequence[BoardMember], staff: Sequence[StaffRecord]) -> tuple[
         BoardDifference, ...]:
     """WRES 9 for voting membership (the headline), executive membership and the whole board.
-    ``board`` is the whole board (see `compose_board`)."""
+    ``board`` is the whole board (see `compose_board`); with no members of a kind the
+    difference and its interval are None."""
     return _board("wres9", board, staff, lambda e, _: wres_group(e), GLOBAL_MAJORITY, _WRES_ORDER)
 
 

@@ -54,6 +54,7 @@ class WorkforceReport:
     unadvertised: tuple[UnadvertisedAppointment, ...]
     pay_gaps: tuple[PayGap, ...]
     board: tuple[BoardMember, ...]
+    board_source: str
 
 
 def build_report(data: PeriodData) -> WorkforceReport:
@@ -80,11 +81,11 @@ def build_report(data: PeriodData) -> WorkforceReport:
         wres2=indicators.wres2(applications, by_band=True),
         wres3=indicators.wres3(years),
         wres4=indicators.wres4(data.staff, snapshot),
-        wres9=indicators.wres9(board, data.staff) if board else (),
+        wres9=indicators.wres9(board, data.staff),
         wdes1=indicators.wdes1(data.staff),
         wdes2=indicators.wdes2(applications, by_band=True),
         wdes3=indicators.wdes3(years),
-        wdes10=indicators.wdes10(board, data.staff) if board else (),
+        wdes10=indicators.wdes10(board, data.staff),
         declarations=indicators.declarations(data.staff, applications, board),
         model_employer=representation.against_targets(data.staff, data.targets, snapshot.year),
         funnel=funnel,
@@ -92,5 +93,6 @@ def build_report(data: PeriodData) -> WorkforceReport:
         unadvertised=recruitment.unadvertised(applications),
         pay_gaps=paygap.pay_gaps(data.staff),
         board=board,
+        board_source=indicators.board_source(data.board, board),
     )
 

@@ -112,3 +112,17 @@ def test_every_table_as_csv(small_trust: PeriodData, table: str) -> None:
         assert rows
     if table == "indicators":
         assert {"id", "by", "value", "ci_low", "ci_high", "numerator_count"} <= set(rows[0])
+
+
+def test_without_board_data_the_board_figures_are_null(small_trust: PeriodData) -> None:
+    data = _payload(PeriodData(SNAPSHOT, small_trust.staff, small_trust.applications))
+    wres9 = next(e for e in data["indicators"] if e["id"] == "wres9" and e["by"] is None)
+    assert (wres9["value"], wres9["ci"], wres9["suppressed"]) == (None, None, False)
+    assert wres9["numerator"]["total"] == 0
+    assert data["board"]["source"] == "none"
+    flagged = [*small_trust.staff[:-1], people(1, band="vsm", board_voting_member=True)[0]]
+    data = _payload(PeriodData(SNAPSHOT, flagged, small_trust.applications))
+    assert data["board"] == {"source": "staff record", "members": 1, "voting": 1,
+                             "executive": 1, "non_executive": 0,
+                             "by_ethnic_group": {"white": 1}, "by_disability": {"non-disabled": 1}}
+    assert _payload(small_trust)["board"]["source"] == "board file"
