@@ -27,6 +27,7 @@ migrate: install
 
 seed: install
 	$(DEV_ENV) PORT=$(PORT) $(SPEAKUP) demo seed
+	$(DEV_ENV) $(SPEAKUP) workforce demo
 
 code: install
 	@$(DEV_ENV) $(SPEAKUP) demo code
