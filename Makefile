@@ -27,6 +27,7 @@ migrate: install
 
 seed: install
 	$(DEV_ENV) PORT=$(PORT) $(SPEAKUP) demo seed
+	$(DEV_ENV) $(SPEAKUP) workforce demo
 
 code: install
 	@$(DEV_ENV) $(SPEAKUP) demo code
@@ -42,6 +43,7 @@ bench: install assets
 	$(PY) bench/submissions.py
 	$(PY) bench/survey_ingest.py
 	$(PY) bench/disclosure.py
+	$(PY) bench/workforce.py
 
 clean:
 	rm -rf $(VENV) node_modules core/static instance

@@ -396,6 +396,10 @@ def register_commands(app: Flask) -> None:
                     mix, audit_group, escrow_group, demo_group, survey_group, retrain_themes):
         app.cli.add_command(command)
 
+    from equality.cli import workforce_group  # workforce equality data (issue 11)
+
+    app.cli.add_command(workforce_group)
+
 
 def _make_app() -> Flask:
     """The app for commands that touch a trust's data. Fails closed: without its configuration

@@ -31,10 +31,7 @@ from accounts import services as accounts  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
-from speakup import (
-    services,
-    themes,
-)
+from speakup import services, themes  # noqa: E402
 from speakup.attachments import clean_upload  # noqa: E402
 from surveys import definition as definitions  # noqa: E402
 from surveys import services as surveys  # noqa: E402

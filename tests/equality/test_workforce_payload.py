@@ -1,0 +1,128 @@
+"""The indicators JSON: trust-level figures exact, breakdowns below k hidden (placeholder rule)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from analysis.workforce.report import PeriodData, build_report
+from equality import payload
+from equality.models import WorkforcePeriod
+from tests.analysis.workforce_records import SNAPSHOT, applications, member, people
+
+K = 11
+
+
+def _payload(data: PeriodData) -> dict[str, object]:
+    period = WorkforcePeriod(snapshot=SNAPSHOT, version=1, status="draft", note=None)
+    result = payload.workforce_payload(period, build_report(data), k=K, organisation="Test")
+    json.dumps(result, allow_nan=False)  # valid JSON: no NaN or infinity anywhere
+    return result
+
+
+@pytest.fixture
+def small_trust() -> PeriodData:
+    staff = (people(30, band="5", hourly_pay=18.0) + people(15, "asian-indian", band="5",
+                                                            hourly_pay=17.0)
+             + people(4, band="9", hourly_pay=60.0)  # a band below k
+             + people(1, "black-african", band="9", hourly_pay=60.0, sex="male"))
+    recruitment = (applications(83, 39, "white-irish", band="5")
+                   + applications(157, 23, "black-african", band="5")
+                   # Three BME shortlisted at band 9: below k for the band, not for the trust.
+                   + applications(12, 2, band="9") + applications(3, 0, "asian-indian", band="9"))
+    board = [member("asian-indian"), *(member() for _ in range(9))]
+    return PeriodData(SNAPSHOT, staff, recruitment, board)
+
+
+def test_indicator_entries_have_the_contract_shape(small_trust: PeriodData) -> None:
+    data = _payload(small_trust)
+    assert (data["period"], data["k"]) == ("2026-03-31", K)
+    entries = data["indicators"]
+    assert isinstance(entries, list)
+    for entry in entries:
+        assert set(entry) == {"id", "value", "ci", "numerator", "denominator", "suppressed",
+                              "reason", "by"}
+    ids = [e["id"] for e in entries]
+    for required in ("wres1", "wres2", "wres3", "wres4", "wres9", "wdes1", "wdes2", "wdes3",
+                     "wdes10"):
+        assert required in ids
+    assert all(e["by"] and set(e["by"]) == {"band"} for e in entries if e["id"] == "wres1")
+
+
+def test_published_example_and_trust_level_exact(small_trust: PeriodData) -> None:
+    entries = _payload(small_trust)["indicators"]
+    wres2 = [e for e in entries if e["id"] == "wres2"]
+    trust = next(e for e in wres2 if e["by"] is None)
+    # Trust level adds band 9 (2 of 12 White, 0 of 3 BME) to the published example.
+    assert trust["numerator"] == {"group": "white", "count": 41, "total": 95}
+    assert trust["denominator"] == {"group": "global-majority", "count": 23, "total": 160}
+    assert not trust["suppressed"]
+    band_5 = next(e for e in wres2 if e["by"] == {"band": "5"})
+    assert round(band_5["value"], 2) == 3.21
+    assert band_5["ci"][0] < 3.21 < band_5["ci"][1]
+    band_9 = next(e for e in wres2 if e["by"] == {"band": "9"})
+    assert band_9 == {"id": "wres2", "value": None, "ci": None, "numerator": None,
+                      "denominator": None, "suppressed": True, "reason": "below k",
+                      "by": {"band": "9"}}
+
+
+def test_groups_below_k_are_hidden_in_every_breakdown(small_trust: PeriodData) -> None:
+    data = _payload(small_trust)
+    wres1 = {e["by"]["band"]: e for e in data["indicators"] if e["id"] == "wres1"}
+    assert wres1["9"]["suppressed"] and wres1["9"]["value"] is None
+    assert wres1["5"]["value"] == pytest.approx(100 / 3)
+    assert (wres1["5"]["numerator"], wres1["5"]["denominator"]) == (15, 45)
+    hidden_funnel = [f for f in data["funnel"] if f["band"] == "9" and f["group"] ==
+                     "global-majority"]
+    assert hidden_funnel and all(f["applied"] is None and f["suppressed"] for f in hidden_funnel)
+    # The board is public office: shown exactly, one BME member of ten.
+    wres9 = next(e for e in data["indicators"] if e["id"] == "wres9" and e["by"] is None)
+    assert wres9["numerator"] == {"group": "global-majority", "count": 1, "total": 10}
+    assert not wres9["suppressed"]
+    # Pay gap by sex: one man, below k, so hidden; by ethnicity both groups are large enough.
+    gaps = {g["characteristic"]: g for g in data["pay_gaps"]}
+    assert gaps["sex"]["suppressed"] and gaps["sex"]["mean_hourly_gap"] is None
+    white, bme = (30 * 18 + 4 * 60) / 34, (15 * 17 + 60) / 16
+    assert gaps["ethnicity"]["mean_hourly_gap"] == pytest.approx(100 * (white - bme) / white,
+                                                                 abs=1e-5)
+
+
+def test_rolling_average_note_until_the_previous_year_is_there(small_trust: PeriodData) -> None:
+    definitions = _payload(small_trust)["definitions"]
+    assert definitions["wres3"]["rolling_years"] == 2
+    assert "single year" in definitions["wres3"]["note"]
+    assert definitions["wres2"]["reference_band"] == [0.8, 1.25]
+    with_previous = PeriodData(SNAPSHOT, small_trust.staff, small_trust.applications,
+                               small_trust.board, previous_staff=small_trust.staff)
+    definitions = _payload(with_previous)["definitions"]
+    assert definitions["wres3"]["snapshots"] == ["2025-03-31", "2026-03-31"]
+    assert "note" not in definitions["wres3"]
+
+
+@pytest.mark.parametrize("table", payload.TABLES)
+def test_every_table_as_csv(small_trust: PeriodData, table: str) -> None:
+    text = payload.payload_csv(_payload(small_trust), table)
+    reader = csv.DictReader(io.StringIO(text))
+    rows = list(reader)
+    assert reader.fieldnames
+    if table not in ("model_employer", "unadvertised"):  # no targets, nothing unadvertised here
+        assert rows
+    if table == "indicators":
+        assert {"id", "by", "value", "ci_low", "ci_high", "numerator_count"} <= set(rows[0])
+
+
+def test_without_board_data_the_board_figures_are_null(small_trust: PeriodData) -> None:
+    data = _payload(PeriodData(SNAPSHOT, small_trust.staff, small_trust.applications))
+    wres9 = next(e for e in data["indicators"] if e["id"] == "wres9" and e["by"] is None)
+    assert (wres9["value"], wres9["ci"], wres9["suppressed"]) == (None, None, False)
+    assert wres9["numerator"]["total"] == 0
+    assert data["board"]["source"] == "none"
+    flagged = [*small_trust.staff[:-1], people(1, band="vsm", board_voting_member=True)[0]]
+    data = _payload(PeriodData(SNAPSHOT, flagged, small_trust.applications))
+    assert data["board"] == {"source": "staff record", "members": 1, "voting": 1,
+                             "executive": 1, "non_executive": 0,
+                             "by_ethnic_group": {"white": 1}, "by_disability": {"non-disabled": 1}}
+    assert _payload(small_trust)["board"]["source"] == "board file"
