@@ -161,3 +161,59 @@ def fit_thresholds(scores: LayerScores, *, default_base: float,
         assert best is not None  # noqa: S101 - the grids are not empty
         found[theme] = Thresholds(best[4], best[3])
     return found
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold predictions of the whole engine, with thresholds calibrated inside each fold."""
+
+    predictions: list[set[str]]
+    base_only: list[set[str]]
+    embedding_only: list[set[str]]
+    thresholds: list[dict[str, Thresholds]]
+
+
+def cross_validate_engine(engine: ThemeEngine, examples: Sequence[LabelledExample], encoder: SentenceEncoder,
+                          *, groups: Sequence[str], folds: int = 5, calibrate_base: bool = False,
+                          with_ngram_model: bool = True, ngram_options: TrainingOptions | None = None,
+                          embedding_options: EmbeddingOptions | None = None) -> CrossValidation:
+    """Nested cross-validation of rules + n-grams + embeddings: for each fold (whole groups), the
+    thresholds are fitted on out-of-fold scores of the other folds (an inner cross-validation
+    with the same grouping), the models trained on all of them, and the fold scored once.
+    Also returns what the base layers alone (taxonomy threshold) and the embedding layer alone
+    (its fitted threshold) would have assigned."""
+    themes = engine.taxonomy.theme_ids
+    tau = engine.taxonomy.threshold
+    fold_of = group_folds(groups, folds)
+    vectors = embed(encoder, examples)
+    predictions: list[set[str]] = [set() for _ in examples]
+    base_only: list[set[str]] = [set() for _ in examples]
+    embedding_only: list[set[str]] = [set() for _ in examples]
+    fitted: list[dict[str, Thresholds]] = []
+    for fold in range(folds):
+        inside = [i for i in range(len(examples)) if fold_of[i] != fold]
+        outside = [i for i in range(len(examples)) if fold_of[i] == fold]
+        training = [examples[i] for i in inside]
+        inner_groups = [groups[i] for i in inside]
+        inner_folds = min(folds, len(set(inner_groups)))
+        inner = out_of_fold_scores(engine, training, encoder, groups=inner_groups, folds=inner_folds,
+                                   with_ngram_model=with_ngram_model, ngram_options=ngram_options,
+                                   embedding_options=embedding_options)
+        thresholds = fit_thresholds(inner, default_base=tau, calibrate_base=calibrate_base)
+        alone = fit_thresholds(LayerScores(themes, np.zeros_like(inner.base), inner.embedding, inner.labels),
+                               default_base=tau)
+        fitted.append(thresholds)
+        ngram = (train(training, matcher=engine.matcher, options=ngram_options or TrainingOptions())
+                 if with_ngram_model else None)
+        classifier = train_embedding_model(vectors[inside], [e.themes for e in training], themes,
+                                           encoder=encoder.identity, options=embedding_options)
+        held = [examples[i] for i in outside]
+        scores = LayerScores(themes, _base(engine.with_model(ngram), held, themes),
+                             _embedding_probabilities(classifier, held, engine, encoder, themes),
+                             _labels(held, themes))
+        combined, base, embedding = (
+            scores.predictions(thresholds, tau), scores.predictions({}, tau),
+            scores.predictions({t: Thresholds(v.embedding, NEVER) for t, v in alone.items()}, tau))
+        for k, i in enumerate(outside):
+            predictions[i], base_only[i], embedding_only[i] = combined[k], base[k], embedding[k]
+    return CrossValidation(predictions, base_only, embedding_only, fitted)
