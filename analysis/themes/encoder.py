@@ -12,7 +12,8 @@ Two backends compute the same network:
 * ``onnx`` (serving): the BERT graph is built in memory from the safetensors weights with the
   ``onnx`` helper API and run by onnxruntime on one thread. With ``precision="int8"`` (the
   default) every dense layer is a ``DynamicQuantizeMatMul``: weights quantised per output column
-  to int8 once at load, activations per call; about 2.4x the comments per CPU-second of float32
+  to int8 once at load, activations per call (so windows are encoded one per call: the result
+  never depends on what else is in the batch); about 2.4x the comments per CPU-second of float32
   on a VNNI CPU, embeddings within cosine 0.98 (mean 0.99) of float32. ``precision="float32"``
   computes the exact network (within 1e-6 of sentence-transformers).
 * ``numpy``: the reference float32 forward pass (within 1e-6 of sentence-transformers; several
@@ -51,9 +52,11 @@ PINNED_NAME: Final = "sentence-transformers/all-MiniLM-L6-v2"
 PINNED_SHA256: Final = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """SHA-256 of all-MiniLM-L6-v2's ``model.safetensors`` as published upstream."""
 WEIGHTS_FILE: Final = "model.safetensors"
-MAX_BATCH: Final = 4
-"""Windows per onnxruntime call (of similar length): on the 2-core benchmark machine 4 gave the
-most comments per CPU-second; 16 was a third slower (more padding)."""
+MAX_BATCH: Final = {"int8": 1, "float32": 8}
+"""Windows per forward pass. int8 encodes one window at a time: its activations are quantised
+with one scale per call, so a window batched with others would get a slightly different
+embedding, and a comment's themes would depend on its neighbours in the file. One at a time
+also pads nothing; on the benchmark machine it was within 10% of the best batch size (4)."""
 
 Precision = Literal["int8", "float32"]
 Backend = Literal["onnx", "numpy"]
@@ -476,8 +479,9 @@ class SentenceEncoder:
             pending.extend((t, ids, spans) for ids, spans in self._windows(text))
         order = sorted(range(len(pending)), key=lambda k: len(pending[k][1]))
         done: dict[int, Window] = {}
-        for begin in range(0, len(order), MAX_BATCH):
-            chunk = order[begin:begin + MAX_BATCH]
+        size = MAX_BATCH[self.precision]
+        for begin in range(0, len(order), size):
+            chunk = order[begin:begin + size]
             length = max(len(pending[k][1]) for k in chunk)
             ids = np.full((len(chunk), length), self._pad, dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.int64)
