@@ -41,7 +41,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -322,6 +322,8 @@ def _labelled(paths: tuple[str, ...], engine: ThemeEngine) -> list[LabelledExamp
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
 @click.option("--group-by", type=click.Choice(["source", "split", "id"]), default="source",
               show_default=True, help="What cross-validation folds and bootstrap resamples keep together.")
+@click.option("--bootstrap-by", type=click.Choice(["source", "split", "id"]),
+              help="What bootstrap resamples keep together, if not --group-by (id: single comments).")
 @click.option("--calibrate-base", is_flag=True,
               help="With --cross-validate: also fit the rules + n-gram thresholds (only on text the "
                    "taxonomy was not written from).")
@@ -332,7 +334,8 @@ def _labelled(paths: tuple[str, ...], engine: ThemeEngine) -> list[LabelledExamp
 @click.option("--no-model", is_flag=True, help="Rules only, no supervised layer.")
 @_encoder_options
 def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, resamples: int, cross: bool,
-                     folds: int, group_by: str, calibrate_base: bool, against: str | None,
+                     folds: int, group_by: str, bootstrap_by: str | None, calibrate_base: bool,
+                     against: str | None,
                      taxonomy: str | None, model: str | None, no_model: bool, no_embeddings: bool,
                      encoder: str | None, encoder_sha256: str | None, embedding_model: str | None) -> None:
     """Precision, recall, F1 and false alarms per theme on LABELLED (CSV id,text,themes[,split]
@@ -344,10 +347,12 @@ def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, 
     if only_splits:
         unknown = [s for s in only_splits if s not in splits]
         if unknown:
-            raise click.ClickException(f"no rows in split(s) {', '.join(unknown)} (splits: {', '.join(splits)})")
+            raise click.ClickException(
+                f"no rows in split(s) {', '.join(unknown)} (splits: {', '.join(splits)})")
         splits = [s for s in splits if s in only_splits]
     themes = engine.taxonomy.theme_ids
     groups_by = group_by if any(e.source for e in examples) or group_by != "source" else "id"
+    resample_by = bootstrap_by or groups_by
     if against is not None:
         second = _labelled((against,), engine)
         chosen = [e for e in examples if e.split in splits]
@@ -359,7 +364,8 @@ def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, 
                                          f"({result.comments} shared comments)"))
         by_id = {e.id: e for e in second}
         pairs = [(e, by_id[e.id].themes) for e in chosen if e.id in by_id]
-        _print_bootstrap(pairs, themes, resamples, groups_of([p[0] for p in pairs], groups_by))
+        _print_bootstrap(pairs, themes, resamples,
+                         groups_of([p[0] for p in pairs], resample_by) if resample_by != "id" else None)
         return
     sets = [(f"splits {', '.join(splits)}", [e for e in examples if e.split in splits])] if pooled or cross \
         else [(f"split {s}", [e for e in examples if e.split == s]) for s in splits]
@@ -372,31 +378,33 @@ def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, 
         click.echo(f"Nested {folds}-fold cross-validation by {groups_by} on {len(rows)} comments "
                    f"({len(set(groups))} groups); rules are used as they are.")
         try:
-            result = cross_validate_engine(engine, rows, _encoder(engine, choice), groups=groups, folds=folds,
+            nested = cross_validate_engine(engine, rows, _encoder(engine, choice), groups=groups, folds=folds,
                                            calibrate_base=calibrate_base, with_ngram_model=not no_model)
         except AnalysisError as e:
             raise click.ClickException(str(e)) from e
-        for title, predictions in (("rules + n-grams + embeddings (thresholds fitted inside each fold)",
-                                    result.predictions),
-                                   ("rules + n-grams alone", result.base_only),
-                                   ("embeddings alone (own thresholds fitted inside each fold)",
-                                    result.embedding_only)):
-            pairs = list(zip(rows, predictions, strict=True))
+        for title, assigned in (("rules + n-grams + embeddings (thresholds fitted inside each fold)",
+                                 nested.predictions),
+                                ("rules + n-grams alone", nested.base_only),
+                                ("embeddings alone (own thresholds fitted inside each fold)",
+                                 nested.embedding_only)):
+            scored: list[tuple[LabelledExample, Collection[str]]] = list(zip(rows, assigned, strict=True))
             click.echo("")
-            click.echo(format_report(evaluate_predictions(pairs, themes), f"{labelled}: {title}"))
-            _print_bootstrap(pairs, themes, resamples, groups if groups_by != "id" else None)
+            click.echo(format_report(evaluate_predictions(scored, themes), f"{labelled}: {title}"))
+            _print_bootstrap(scored, themes, resamples,
+                             groups_of(rows, resample_by) if resample_by != "id" else None)
         return
     click.echo(describe_model(engine.model))
     click.echo(_describe_embeddings(engine))
     for name, rows in sets:
         click.echo("")
-        predictions = [(e, [h.theme for h in hits]) for e, hits in
-                       zip(rows, (tagged.themes for _id, tagged in
-                                  engine.tag_rows((e.id, e.text) for e in rows)), strict=True)]
-        click.echo(format_report(evaluate_predictions(predictions, themes),
+        tagged_rows: list[tuple[LabelledExample, Collection[str]]] = [
+            (e, [h.theme for h in hits]) for e, hits in
+            zip(rows, (tagged.themes for _id, tagged in engine.tag_rows((e.id, e.text) for e in rows)),
+                strict=True)]
+        click.echo(format_report(evaluate_predictions(tagged_rows, themes),
                                  f"{labelled}: {name} ({len(rows)} comments)"))
-        _print_bootstrap(predictions, themes, resamples,
-                         groups_of(rows, groups_by) if groups_by != "id" else None)
+        _print_bootstrap(tagged_rows, themes, resamples,
+                         groups_of(rows, resample_by) if resample_by != "id" else None)
 
 
 def _print_bootstrap(pairs: Sequence[tuple[LabelledExample, Any]], themes: Sequence[str], resamples: int,
@@ -484,7 +492,8 @@ def _development(examples: list[LabelledExample]) -> list[LabelledExample]:
 @_encoder_options
 def train_embeddings_command(labelled: tuple[str, ...], output: str, precision: str, l2: float,
                              positive_weight: float, folds: int, group_by: str, calibrate_base: bool,
-                             taxonomy: str | None, model: str | None, no_embeddings: bool, encoder: str | None,
+                             taxonomy: str | None, model: str | None, no_embeddings: bool,
+                             encoder: str | None,
                              encoder_sha256: str | None, embedding_model: str | None) -> None:
     """Train the embedding classifier on LABELLED rows outside any heldout* split; thresholds
     calibrated on out-of-fold scores (folds by source, n-gram models retrained per fold)."""
@@ -552,7 +561,8 @@ def calibrate_command(labelled: tuple[str, ...], output: str, calibrate_base: bo
     themes = engine.taxonomy.theme_ids
     before = evaluate_predictions(list(zip(examples, scores.predictions(
         {t: engine.embeddings.model.threshold(t, tau) for t in themes}, tau), strict=True)), themes)
-    after = evaluate_predictions(list(zip(examples, scores.predictions(thresholds, tau), strict=True)), themes)
+    after = evaluate_predictions(list(zip(examples, scores.predictions(thresholds, tau), strict=True)),
+                                 themes)
     click.echo(f"Calibrated on {len(examples)} comments; wrote {output}.")
     click.echo(format_comparison(before, after, "On the calibration rows (in-sample for the thresholds)"))
 

@@ -290,7 +290,8 @@ def main() -> int:
         rates[name] = r["n"] / net if net > 0 else float("inf")
         ratio = "" if name == "generate" else f"{net / baseline:13.2f}"
         per_comment = 1e6 * net / r["n"]
-        print(f"{name:<22} {net:11.1f} {rates[name]:15,.0f} {per_comment:11.1f} {r['peak_mib']:9.1f} {ratio:>13}")
+        print(f"{name:<22} {net:11.1f} {rates[name]:15,.0f} {per_comment:11.1f} {r['peak_mib']:9.1f} "
+              f"{ratio:>13}")
     print()
     pipeline = rates["pipeline"]
     print(f"target 1: whole pipeline (rules, n-grams, embeddings, tone) at least 250 comments per "

@@ -5,7 +5,8 @@ the newest model guardians retrained (stored sealed in ``theme_models``), or the
 ``config/themes/model.json`` until there is one; the embedding layer is the one
 ``settings.theme_encoder`` names (its encoder loaded once per process and shared by threads),
 with evidence sentences scored on their own (cases are tagged one at a time). Retrained models
-and consented quote extracts are sealed under keys derived from the staff server secret, which is not in the database.
+and consented quote extracts are sealed under keys derived from the staff server secret, which
+is not in the database.
 """
 
 from __future__ import annotations

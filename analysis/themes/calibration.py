@@ -35,7 +35,7 @@ from analysis.themes.labelled import LabelledExample
 
 _Floats = npt.NDArray[np.float64]
 NEVER: Final = 1.01
-EMBEDDING_GRID: Final = tuple(round(0.2 + 0.025 * i, 3) for i in range(32)) + (NEVER,)
+EMBEDDING_GRID: Final = (*(round(0.2 + 0.025 * i, 3) for i in range(32)), NEVER)
 BASE_GRID: Final = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))
 
 

@@ -142,7 +142,8 @@ class EmbeddingModel:
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
             raise ModelError(f"not a {FORMAT} version {VERSION} file")
         themes, weights, bias = data.get("themes"), data.get("weights"), data.get("bias")
-        encoder, thresholds, metadata = data.get("encoder"), data.get("thresholds", {}), data.get("metadata", {})
+        encoder = data.get("encoder")
+        thresholds, metadata = data.get("thresholds", {}), data.get("metadata", {})
         if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
             raise ModelError("themes must be a list of theme ids")
         if not isinstance(encoder, dict) or not all(isinstance(v, str) for v in encoder.values()):

@@ -37,7 +37,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -302,7 +302,7 @@ def onnx_graph(weights: BertWeights, config: BertConfig, precision: Precision) -
         initialisers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def node(op: str, inputs: list[str], domain: str = "", **attributes: object) -> str:
+    def node(op: str, inputs: list[str], domain: str = "", **attributes: Any) -> str:
         output = f"{op}_{len(nodes)}"
         nodes.append(helper.make_node(op, inputs, [output], domain=domain or None, **attributes))
         return output
@@ -415,13 +415,13 @@ class SentenceEncoder:
         self._tokenizer.no_padding()
         self._pad = 0
         self._weights: BertWeights | None = None
-        self._session: object | None = None
+        self._session: Any = None
         if backend == "numpy":
             if precision != "float32":
                 raise EncoderError("the numpy backend computes float32 only")
             self._weights = weights
         else:
-            import onnxruntime
+            import onnxruntime  # type: ignore[import-untyped]
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
@@ -438,8 +438,7 @@ class SentenceEncoder:
     def _hidden(self, ids: _I64, mask: _I64) -> _F32:
         if self._weights is not None:
             return numpy_hidden_states(self._weights, self.config, ids, mask)
-        run = self._session.run  # type: ignore[attr-defined]
-        hidden: _F32 = run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        hidden: _F32 = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return hidden
 
     def _windows(self, text: str) -> list[tuple[list[int], list[tuple[int, int]]]]:

@@ -30,7 +30,7 @@ from typing import Final
 
 from analysis.themes.classifier import ThemeModel
 from analysis.themes.embedding import EmbeddingLayer, EmbeddingModel, EmbeddingScores
-from analysis.themes.encoder import load_encoder
+from analysis.themes.encoder import Precision, load_encoder
 from analysis.themes.matcher import Analysis, RuleMatcher
 from analysis.themes.taxonomy import CONFIG_DIR, Taxonomy, load_taxonomy
 from analysis.themes.tone import ToneAnalyser
@@ -133,7 +133,8 @@ class ThemeEngine:
                 DEFAULT_EMBEDDING_MODEL if DEFAULT_EMBEDDING_MODEL.is_file() else None)
             if classifier_file is not None:
                 classifier = EmbeddingModel.load(classifier_file)
-                precision = "float32" if classifier.encoder.get("precision") == "float32" else "int8"
+                precision: Precision = (
+                    "float32" if classifier.encoder.get("precision") == "float32" else "int8")
                 layer = EmbeddingLayer(load_encoder(encoder, sha256=encoder_sha256, precision=precision),
                                        classifier)
         return cls(load_taxonomy(taxonomy), model=loaded_model,
@@ -197,7 +198,8 @@ class ThemeEngine:
             if not by_base and embedded is not None and self.embeddings is not None:
                 sentence = self._sentence(text, embedded, theme)
                 evidence = [sentence, *(e for e in evidence if e not in sentence.lower())]
-            elif self.model is not None and model_scores is not None and (rule < base_threshold or not evidence):
+            elif model_scores is not None and self.model is not None and (
+                    rule < base_threshold or not evidence):
                 for part in self.model.evidence(analysis, model_scores, theme):
                     if not any(part in e for e in evidence):
                         evidence.append(part)

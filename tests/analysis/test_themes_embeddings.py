@@ -95,7 +95,7 @@ def test_the_pinned_weights_are_checked_and_other_folders_need_a_digest(tmp_path
     weights.write_bytes(bytes(data))
     with pytest.raises(EncoderError, match="refusing"):
         load_encoder(copy, sha256=PINNED_SHA256)
-    with pytest.raises(EncoderError, match="model.safetensors"):
+    with pytest.raises(EncoderError, match=r"model\.safetensors"):
         load_encoder(tmp_path, sha256=PINNED_SHA256)
 
 
@@ -229,7 +229,8 @@ def test_a_comment_gets_the_same_themes_alone_or_in_a_batch() -> None:
     rows = [e for e in read_labelled(LABELLED) if e.split == "dev6"][:40]
     batched = [tagged.themes for _id, tagged in engine.tag_rows(((e.id, e.text) for e in rows), batch=16)]
     assert batched == [engine.themes(e.text) for e in rows]
-    assert batched == [t.themes for _id, t in engine.tag_rows(((e.id, e.text) for e in rows[::-1]), batch=7)][::-1]
+    backwards = engine.tag_rows(((e.id, e.text) for e in rows[::-1]), batch=7)
+    assert batched == [t.themes for _id, t in backwards][::-1]
 
 
 def test_rescale_maps_the_threshold_to_the_target() -> None:
@@ -279,8 +280,8 @@ def test_group_folds_keep_sources_together() -> None:
 
 def _examples(n: int) -> list[LabelledExample]:
     rng = np.random.default_rng(3)
-    return [LabelledExample(f"r{i}", "x", frozenset({"t"} if rng.random() < 0.5 else set()), "dev", f"s{i // 4}")
-            for i in range(n)]
+    return [LabelledExample(f"r{i}", "x", frozenset({"t"} if rng.random() < 0.5 else set()), "dev",
+                            f"s{i // 4}") for i in range(n)]
 
 
 def test_bootstrap_intervals_false_alarms_and_agreement() -> None:
