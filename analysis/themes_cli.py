@@ -327,6 +327,9 @@ def _labelled(paths: tuple[str, ...], engine: ThemeEngine) -> list[LabelledExamp
 @click.option("--calibrate-base", is_flag=True,
               help="With --cross-validate: also fit the rules + n-gram thresholds (only on text the "
                    "taxonomy was not written from).")
+@click.option("--extra-training", "extra_files", multiple=True, type=_EXISTING,
+              help="With --cross-validate: labelled rows (outside heldout* splits) added to every "
+                   "fold's training and never scored, e.g. the written comments beside a real corpus.")
 @click.option("--against", type=_EXISTING,
               help="A second labelling of the same ids: print its agreement with LABELLED instead.")
 @click.option("--taxonomy", type=_EXISTING, help="Taxonomy TOML (default config/themes/taxonomy.toml).")
@@ -335,7 +338,7 @@ def _labelled(paths: tuple[str, ...], engine: ThemeEngine) -> list[LabelledExamp
 @_encoder_options
 def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, resamples: int, cross: bool,
                      folds: int, group_by: str, bootstrap_by: str | None, calibrate_base: bool,
-                     against: str | None,
+                     extra_files: tuple[str, ...], against: str | None,
                      taxonomy: str | None, model: str | None, no_model: bool, no_embeddings: bool,
                      encoder: str | None, encoder_sha256: str | None, embedding_model: str | None) -> None:
     """Precision, recall, F1 and false alarms per theme on LABELLED (CSV id,text,themes[,split]
@@ -378,8 +381,10 @@ def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, 
         click.echo(f"Nested {folds}-fold cross-validation by {groups_by} on {len(rows)} comments "
                    f"({len(set(groups))} groups); rules are used as they are.")
         try:
+            extra = _development(_labelled(extra_files, engine)) if extra_files else []
             nested = cross_validate_engine(engine, rows, _encoder(engine, choice), groups=groups, folds=folds,
-                                           calibrate_base=calibrate_base, with_ngram_model=not no_model)
+                                           calibrate_base=calibrate_base, with_ngram_model=not no_model,
+                                           extra=extra)
         except AnalysisError as e:
             raise click.ClickException(str(e)) from e
         for title, assigned in (("rules + n-grams + embeddings (thresholds fitted inside each fold)",
@@ -487,19 +492,23 @@ def _development(examples: list[LabelledExample]) -> list[LabelledExample]:
 @click.option("--group-by", type=click.Choice(["source", "split", "id"]), default="source", show_default=True)
 @click.option("--calibrate-base", is_flag=True,
               help="Also fit the rules + n-gram thresholds (only on text the taxonomy was not written from).")
+@click.option("--extra-training", "extra_files", multiple=True, type=_EXISTING,
+              help="Labelled rows (outside heldout* splits) trained on but not used to calibrate the "
+                   "thresholds, e.g. the written comments beside a real corpus.")
 @click.option("--taxonomy", type=_EXISTING, help="Taxonomy TOML (default config/themes/taxonomy.toml).")
 @click.option("--model", type=_EXISTING, help="Supervised model JSON (default config/themes/model.json).")
 @_encoder_options
 def train_embeddings_command(labelled: tuple[str, ...], output: str, precision: str, l2: float,
                              positive_weight: float, folds: int, group_by: str, calibrate_base: bool,
-                             taxonomy: str | None, model: str | None, no_embeddings: bool,
-                             encoder: str | None,
+                             extra_files: tuple[str, ...], taxonomy: str | None, model: str | None,
+                             no_embeddings: bool, encoder: str | None,
                              encoder_sha256: str | None, embedding_model: str | None) -> None:
     """Train the embedding classifier on LABELLED rows outside any heldout* split; thresholds
     calibrated on out-of-fold scores (folds by source, n-gram models retrained per fold)."""
     choice = _encoder_choice(False, encoder, encoder_sha256, None)
     engine = _engine(taxonomy, model, False, with_tone=False)
     examples = _development(_labelled(labelled, engine))
+    extra = _development(_labelled(extra_files, engine)) if extra_files else []
     sentence_encoder = _encoder(engine, choice, precision)
     options = EmbeddingOptions(l2=l2, positive_weight=positive_weight)
     themes = engine.taxonomy.theme_ids
@@ -508,19 +517,23 @@ def train_embeddings_command(labelled: tuple[str, ...], output: str, precision: 
     tau = engine.taxonomy.threshold
     try:
         scores = out_of_fold_scores(engine, examples, sentence_encoder, groups=groups, folds=folds,
-                                    with_ngram_model=engine.model is not None, embedding_options=options)
+                                    with_ngram_model=engine.model is not None, embedding_options=options,
+                                    extra=extra)
         thresholds = fit_thresholds(scores, default_base=tau, calibrate_base=calibrate_base)
-        trained = train_embedding_model(embed(sentence_encoder, examples), [e.themes for e in examples],
-                                        themes, encoder=sentence_encoder.identity, options=options)
-        trained.metadata["files"] = [Path(p).name for p in labelled]
+        everything = examples + extra
+        trained = train_embedding_model(embed(sentence_encoder, everything),
+                                        [e.themes for e in everything], themes,
+                                        encoder=sentence_encoder.identity, options=options)
+        trained.metadata["files"] = [Path(p).name for p in (*labelled, *extra_files)]
         result = trained.with_thresholds(thresholds, {
             "how": f"out-of-fold scores, {folds} folds by {groups_by}", "comments": len(examples),
+            "extra_training_comments": len(extra),
             "base_thresholds_fitted": calibrate_base})
         result.save(output)
     except AnalysisError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"Trained on {len(examples)} comments ({len(set(groups))} groups by {groups_by}); "
-               f"wrote {output}.")
+    click.echo(f"Trained on {len(examples) + len(extra)} comments; thresholds calibrated on "
+               f"{len(examples)} ({len(set(groups))} groups by {groups_by}); wrote {output}.")
     click.echo("Thresholds (embedding / base): " + ", ".join(
         f"{t} {v.embedding:.3f}/{v.base:.2f}" for t, v in thresholds.items()))
     pairs = list(zip(examples, scores.predictions(thresholds, tau), strict=True))

@@ -108,12 +108,18 @@ def score_layers(engine: ThemeEngine, examples: Sequence[LabelledExample]) -> La
 def out_of_fold_scores(engine: ThemeEngine, examples: Sequence[LabelledExample], encoder: SentenceEncoder,
                        *, groups: Sequence[str], folds: int = 5, with_ngram_model: bool = True,
                        ngram_options: TrainingOptions | None = None,
-                       embedding_options: EmbeddingOptions | None = None) -> LayerScores:
+                       embedding_options: EmbeddingOptions | None = None,
+                       extra: Sequence[LabelledExample] = (),
+                       extra_vectors: _Floats | None = None) -> LayerScores:
     """Every comment scored by n-gram and embedding models trained on the other folds (whole
-    groups per fold); the engine's rules as they are. ``with_ngram_model`` False: rules only."""
+    groups per fold) plus every ``extra`` comment (training only, never scored: written
+    comments beside a real corpus); the engine's rules as they are. ``with_ngram_model`` False:
+    rules only."""
     themes = engine.taxonomy.theme_ids
     fold_of = group_folds(groups, folds)
     vectors = embed(encoder, examples)
+    if extra_vectors is None:
+        extra_vectors = embed(encoder, extra) if extra else np.zeros((0, vectors.shape[1]))
     english = np.array([engine.analyse(e.text) is not None for e in examples])
     base = np.zeros((len(examples), len(themes)))
     embedding = np.zeros((len(examples), len(themes)))
@@ -122,10 +128,11 @@ def out_of_fold_scores(engine: ThemeEngine, examples: Sequence[LabelledExample],
         test_ids = [i for i in range(len(examples)) if fold_of[i] == fold]
         if not test_ids:
             continue
-        training = [examples[i] for i in train_ids]
+        training = [examples[i] for i in train_ids] + list(extra)
         ngram = (train(training, matcher=engine.matcher, options=ngram_options or TrainingOptions())
                  if with_ngram_model else None)
-        classifier = train_embedding_model(vectors[train_ids], [e.themes for e in training], themes,
+        classifier = train_embedding_model(np.vstack([vectors[train_ids], extra_vectors]),
+                                           [e.themes for e in training], themes,
                                            encoder=encoder.identity, options=embedding_options)
         fold_engine = engine.with_model(ngram)
         held = [examples[i] for i in test_ids]
@@ -176,16 +183,19 @@ class CrossValidation:
 def cross_validate_engine(engine: ThemeEngine, examples: Sequence[LabelledExample], encoder: SentenceEncoder,
                           *, groups: Sequence[str], folds: int = 5, calibrate_base: bool = False,
                           with_ngram_model: bool = True, ngram_options: TrainingOptions | None = None,
-                          embedding_options: EmbeddingOptions | None = None) -> CrossValidation:
+                          embedding_options: EmbeddingOptions | None = None,
+                          extra: Sequence[LabelledExample] = ()) -> CrossValidation:
     """Nested cross-validation of rules + n-grams + embeddings: for each fold (whole groups), the
     thresholds are fitted on out-of-fold scores of the other folds (an inner cross-validation
     with the same grouping), the models trained on all of them, and the fold scored once.
     Also returns what the base layers alone (taxonomy threshold) and the embedding layer alone
-    (its fitted threshold) would have assigned."""
+    (its fitted threshold) would have assigned. ``extra`` comments are in every training set and
+    never scored."""
     themes = engine.taxonomy.theme_ids
     tau = engine.taxonomy.threshold
     fold_of = group_folds(groups, folds)
     vectors = embed(encoder, examples)
+    extra_vectors = embed(encoder, extra) if extra else np.zeros((0, vectors.shape[1]))
     predictions: list[set[str]] = [set() for _ in examples]
     base_only: list[set[str]] = [set() for _ in examples]
     embedding_only: list[set[str]] = [set() for _ in examples]
@@ -198,14 +208,17 @@ def cross_validate_engine(engine: ThemeEngine, examples: Sequence[LabelledExampl
         inner_folds = min(folds, len(set(inner_groups)))
         inner = out_of_fold_scores(engine, training, encoder, groups=inner_groups, folds=inner_folds,
                                    with_ngram_model=with_ngram_model, ngram_options=ngram_options,
-                                   embedding_options=embedding_options)
+                                   embedding_options=embedding_options, extra=extra,
+                                   extra_vectors=extra_vectors)
         thresholds = fit_thresholds(inner, default_base=tau, calibrate_base=calibrate_base)
         alone = fit_thresholds(LayerScores(themes, np.zeros_like(inner.base), inner.embedding, inner.labels),
                                default_base=tau)
         fitted.append(thresholds)
-        ngram = (train(training, matcher=engine.matcher, options=ngram_options or TrainingOptions())
+        everything = training + list(extra)
+        ngram = (train(everything, matcher=engine.matcher, options=ngram_options or TrainingOptions())
                  if with_ngram_model else None)
-        classifier = train_embedding_model(vectors[inside], [e.themes for e in training], themes,
+        classifier = train_embedding_model(np.vstack([vectors[inside], extra_vectors]),
+                                           [e.themes for e in everything], themes,
                                            encoder=encoder.identity, options=embedding_options)
         held = [examples[i] for i in outside]
         scores = LayerScores(themes, _base(engine.with_model(ngram), held, themes),

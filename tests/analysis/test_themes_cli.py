@@ -241,11 +241,14 @@ def test_evaluate_against_a_second_labelling(runner: CliRunner, tmp_path: Path) 
 def test_train_embeddings_calibrate_and_cross_validate(runner: CliRunner, tmp_path: Path) -> None:
     data = _labelled_subset(tmp_path / "l.csv", {"dev2", "dev3"}, sources=12)
     output = tmp_path / "embedding.json"
-    trained = runner.invoke(themes, ["train-embeddings", str(data), "--output", str(output), "--folds", "3"])
+    written = _labelled_subset(tmp_path / "written.csv", {"dev5"}, limit=50)
+    trained = runner.invoke(themes, ["train-embeddings", str(data), "--output", str(output), "--folds", "3",
+                                     "--extra-training", str(written)])
     assert trained.exit_code == 0, trained.output
-    assert "Trained on 360 comments (12 groups by source)" in trained.output
+    assert "Trained on 410 comments; thresholds calibrated on 360 (12 groups by source)" in trained.output
     model = json.loads(output.read_text())
-    assert model["metadata"]["examples"] == 360 and set(model["thresholds"]) == set(model["themes"])
+    assert model["metadata"]["examples"] == 410 and set(model["thresholds"]) == set(model["themes"])
+    assert model["metadata"]["calibration"]["comments"] == 360
     tagged = runner.invoke(themes, ["tag", "-", "--embedding-model", str(output)], input=csv_text(ROWS))
     assert tagged.exit_code == 0, tagged.output
     assert len(check_jsonl(tagged.output)) == len(ROWS)
