@@ -224,7 +224,10 @@ def train_embedding_model(embeddings: npt.NDArray[np.floating], labels: Sequence
             p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -500, 500)))
             gradient = design.T @ (sample * (p - target)) + penalty * beta
             hessian = (design * (sample * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
-            step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+            try:
+                step = np.linalg.solve(hessian, gradient)
+            except np.linalg.LinAlgError:  # only if the ridge cannot make it invertible
+                step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
             size = 1.0
             while size > 1e-4:  # backtracking: Newton's full step can overshoot
                 trial = objective(beta - size * step)

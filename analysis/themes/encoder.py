@@ -152,11 +152,20 @@ def read_config(folder: Path) -> BertConfig:
         raise EncoderError(f"{folder / 'modules.json'}: expected Transformer, Pooling[, Normalize]")
     pooling_file = folder / "1_Pooling" / "config.json"
     pooling = _json(pooling_file)
+    # Older folders flag one pooling_mode_* key; sentence-transformers 5+ writes pooling_mode.
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True]
+    if isinstance(pooling.get("pooling_mode"), str):
+        modes = [{"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token"}.get(
+            str(pooling["pooling_mode"]), str(pooling["pooling_mode"]))]
     if modes not in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"]):
         raise EncoderError(f"{pooling_file}: only mean or CLS pooling is supported ({modes})")
     sbert_file = folder / "sentence_bert_config.json"
     sbert = _json(sbert_file) if sbert_file.is_file() else {}
+    if "max_seq_length" not in sbert and (folder / "tokenizer_config.json").is_file():
+        # sentence-transformers 5+ keeps the limit as the tokenizer's model_max_length.
+        limit = _json(folder / "tokenizer_config.json").get("model_max_length")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            sbert = {"max_seq_length": min(limit, _int(config, "max_position_embeddings", config_file))}
     hidden, heads = _int(config, "hidden_size", config_file), _int(config, "num_attention_heads", config_file)
     if hidden % heads:
         raise EncoderError(f"{config_file}: hidden_size must be a multiple of num_attention_heads")

@@ -238,11 +238,12 @@ def test_evaluate_against_a_second_labelling(runner: CliRunner, tmp_path: Path) 
     assert "(150 shared comments)" in differ.output
 
 
+@pytest.mark.slow
 def test_train_embeddings_calibrate_and_cross_validate(runner: CliRunner, tmp_path: Path) -> None:
     data = _labelled_subset(tmp_path / "l.csv", {"dev2", "dev3"}, sources=12)
     output = tmp_path / "embedding.json"
     written = _labelled_subset(tmp_path / "written.csv", {"dev5"}, limit=50)
-    trained = runner.invoke(themes, ["train-embeddings", str(data), "--output", str(output), "--folds", "3",
+    trained = runner.invoke(themes, ["train-embeddings", str(data), "--output", str(output), "--folds", "2",
                                      "--extra-training", str(written)])
     assert trained.exit_code == 0, trained.output
     assert "Trained on 410 comments; thresholds calibrated on 360 (12 groups by source)" in trained.output
@@ -259,10 +260,10 @@ def test_train_embeddings_calibrate_and_cross_validate(runner: CliRunner, tmp_pa
     assert result.exit_code == 0, result.output
     assert "Calibrated on 183 comments" in result.output
     assert json.loads(calibrated.read_text())["weights"] == model["weights"]
-    cross = runner.invoke(themes, ["evaluate", str(data), "--cross-validate", "--folds", "3", "--no-model",
+    cross = runner.invoke(themes, ["evaluate", str(data), "--cross-validate", "--folds", "2", "--no-model",
                                    "--bootstrap", "50"])
     assert cross.exit_code == 0, cross.output
-    assert "Nested 3-fold cross-validation by source on 360 comments (12 groups)" in cross.output
+    assert "Nested 2-fold cross-validation by source on 360 comments (12 groups)" in cross.output
     for title in ("rules + n-grams + embeddings", "rules + n-grams alone", "embeddings alone"):
         assert title in cross.output
 

@@ -108,6 +108,21 @@ def test_a_copied_folder_with_its_digest_loads_like_the_pinned_one(tmp_path: Pat
     assert np.abs(other.encode(["Nepotism."]) - encoder.encode(["Nepotism."])).max() < 1e-6
 
 
+def test_folders_saved_by_newer_sentence_transformers_load(tmp_path: Path, encoder: SentenceEncoder) -> None:
+    """sentence-transformers 5+ (what training/finetune_encoder.py saves with) writes
+    ``pooling_mode`` and keeps the token limit in the tokenizer's configuration."""
+    copy = tmp_path / "fine-tuned"
+    shutil.copytree(pinned_folder(), copy)
+    (copy / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": True}))
+    (copy / "sentence_bert_config.json").write_text(json.dumps({"transformer_task": "feature-extraction"}))
+    tokenizer_config = json.loads((copy / "tokenizer_config.json").read_text())
+    (copy / "tokenizer_config.json").write_text(json.dumps({**tokenizer_config, "model_max_length": 256}))
+    newer = load_encoder(copy, sha256=PINNED_SHA256)
+    assert newer.config.max_tokens == 256 and newer.config.pooling == "mean"
+    assert np.abs(newer.encode(["Nepotism."]) - encoder.encode(["Nepotism."])).max() < 1e-6
+
+
 def test_long_texts_are_encoded_in_windows_of_whole_sentences(encoder: SentenceEncoder) -> None:
     sentence = "The band six post went to the manager's friend without an interview. "
     text = sentence * 40  # about 600 word pieces: three windows of MiniLM's 256
