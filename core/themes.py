@@ -1,9 +1,12 @@
 """The theme engine as the app uses it: one per thread, with the newest retrained model.
 
-The taxonomy and the tone lexicon come from ``config/themes/``; the supervised layer is the
-newest model guardians retrained (stored sealed in ``theme_models``), or the one shipped in
-``config/themes/model.json`` until there is one. Retrained models and consented quote extracts
-are sealed under keys derived from the staff server secret, which is not in the database.
+The taxonomy and the tone lexicon come from ``config/themes/``; the supervised n-gram layer is
+the newest model guardians retrained (stored sealed in ``theme_models``), or the one shipped in
+``config/themes/model.json`` until there is one; the embedding layer is the one
+``settings.theme_encoder`` names (its encoder loaded once per process and shared by threads),
+with evidence sentences scored on their own (cases are tagged one at a time). Retrained models
+and consented quote extracts are sealed under keys derived from the staff server secret, which
+is not in the database.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.themes.classifier import ThemeModel
-from analysis.themes.engine import ThemeEngine
+from analysis.themes.engine import DEFAULT_MODEL, ThemeEngine
 from config.settings import Settings
 from core.encryption import derive_subkey, open_sealed, seal
 from speakup.models import ThemeModel as StoredModel
@@ -42,31 +45,36 @@ def open_model(blob: bytes, settings: Settings) -> ThemeModel:
                                                        context=_MODEL_CONTEXT)))
 
 
-def _base() -> ThemeEngine:
-    base: ThemeEngine | None = getattr(_local, "base", None)
-    if base is None:
-        base = _local.base = ThemeEngine.default()
+def _base(settings: Settings) -> ThemeEngine:
+    encoder = settings.theme_encoder
+    cached: tuple[object, ThemeEngine] | None = getattr(_local, "base", None)
+    if cached is not None and cached[0] == encoder:
+        return cached[1]
+    base = ThemeEngine.default(
+        with_embeddings=encoder.enabled, encoder=encoder.folder, encoder_sha256=encoder.sha256,
+        embedding_model=encoder.classifier, sentence_evidence=True)
+    _local.base = (encoder, base)
     return base
 
 
 def shipped_model() -> ThemeModel | None:
     """The model shipped with the app (``config/themes/model.json``), which retraining adapts."""
-    return _base().model
+    return ThemeModel.load(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None
 
 
 def engine(db: Session, settings: Settings) -> ThemeEngine:
     """This thread's engine, with the newest stored model (checked on every call: one query)."""
     newest = db.scalar(select(StoredModel.id).order_by(StoredModel.id.desc()).limit(1))
     # Keyed by database too: one process may serve (or test) more than one.
-    key = (str(db.get_bind().url), newest)
-    cached: tuple[tuple[str, int | None], ThemeEngine] | None = getattr(_local, "engine", None)
+    key = (str(db.get_bind().url), newest, settings.theme_encoder)
+    cached: tuple[object, ThemeEngine] | None = getattr(_local, "engine", None)
     if cached is not None and cached[0] == key:
         return cached[1]
     if newest is None:
-        current = _base()
+        current = _base(settings)
     else:
         row = db.get(StoredModel, newest)
         assert row is not None  # noqa: S101 - just selected by id
-        current = _base().with_model(open_model(row.model_sealed, settings))
+        current = _base(settings).with_model(open_model(row.model_sealed, settings))
     _local.engine = (key, current)
     return current

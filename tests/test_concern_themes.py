@@ -425,8 +425,11 @@ def test_retraining_stores_a_sealed_model_that_the_next_submission_uses(
     assert "The theme engine has been retrained on 13 reviewed cases." in page
     # The negative case is a training example labelled with no theme; the others keep theirs.
     labels = {e.id: e.themes for e in trained_on}
-    assert labels[negative] == frozenset()
-    assert len(labels) == 13 and sum(1 for t in labels.values() if not t) == 1
+    # Cases received on the same day are held out by reference (random), so the negative case
+    # is either a training example labelled with no theme or one of the held-out three.
+    assert labels.get(negative, frozenset()) == frozenset()
+    assert len(labels) == 13
+    assert sum(1 for t in labels.values() if not t) == (1 if negative in labels else 0)
     assert "Gina Guardian" in page
     assert "Before and after retraining, on the 3 held-out cases" in page
     assert "Overall score (macro F1)" in page

@@ -17,3 +17,8 @@ class ModelError(ThemeError):
 
 class LabelledDataError(ThemeError):
     """A labelled CSV file that is malformed or names themes the taxonomy lacks."""
+
+
+class EncoderError(ThemeError):
+    """A sentence-encoder folder that cannot be used: missing, unsupported, or weights whose
+    SHA-256 is not the configured one."""

@@ -5,13 +5,23 @@ labelled), false positives (assigned, not labelled), false negatives (labelled, 
 Precision = tp / (tp + fp), recall = tp / (tp + fn), F1 their harmonic mean; an undefined ratio
 (0 / 0) counts as 0, except that a theme with no labels and no assignments is left out of the
 macro average. Micro figures pool the counts of all themes; macro F1 is the mean of per-theme F1.
+
+The false-alarm rate is the share of comments labelled with no theme that got at least one.
+`bootstrap` gives percentile 95% intervals by resampling comments, or whole sources when the
+comments name them (comments from one report or forum thread are not independent).
+`agreement` scores one labelling of the same comments against another (the ceiling an engine
+can be expected to reach). `group_folds` splits groups (sources) into cross-validation folds so
+that no group is in two.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from analysis.themes.classifier import ThemeModel, TrainingOptions, train
 from analysis.themes.engine import ThemeEngine
@@ -67,6 +77,15 @@ class Evaluation:
     exact: int
     missed: dict[str, Counter[str]] = field(default_factory=dict)
     false_alarms: dict[str, Counter[str]] = field(default_factory=dict)
+    no_theme: int = 0
+    """Comments labelled with no theme."""
+    no_theme_flagged: int = 0
+    """Of those, comments that got at least one theme."""
+
+    @property
+    def false_alarm_rate(self) -> float:
+        """Share of the no-theme comments that got a theme (0.0 when there are none)."""
+        return self.no_theme_flagged / self.no_theme if self.no_theme else 0.0
 
     @property
     def micro(self) -> ThemeCounts:
@@ -102,12 +121,15 @@ def evaluate_predictions(pairs: Iterable[tuple[LabelledExample, Collection[str]]
     tally = {t: [0, 0, 0] for t in themes}
     missed: dict[str, Counter[str]] = {t: Counter() for t in themes}
     false_alarms: dict[str, Counter[str]] = {t: Counter() for t in themes}
-    comments = exact = 0
+    comments = exact = no_theme = flagged = 0
     for example, assigned in pairs:
         gold = set(example.themes) & theme_set
         predicted = set(assigned) & theme_set
         comments += 1
         exact += gold == predicted
+        if not example.themes:
+            no_theme += 1
+            flagged += bool(predicted)
         spurious = predicted - gold
         for theme in themes:
             if theme in gold and theme in predicted:
@@ -119,7 +141,7 @@ def evaluate_predictions(pairs: Iterable[tuple[LabelledExample, Collection[str]]
                 tally[theme][2] += 1
                 missed[theme].update(sorted(spurious) or [NOTHING])
     counts = {t: ThemeCounts(*tally[t]) for t in themes}
-    return Evaluation(tuple(themes), counts, comments, exact, missed, false_alarms)
+    return Evaluation(tuple(themes), counts, comments, exact, missed, false_alarms, no_theme, flagged)
 
 
 def evaluate_engine(engine: ThemeEngine, examples: Iterable[LabelledExample]) -> Evaluation:
@@ -127,25 +149,164 @@ def evaluate_engine(engine: ThemeEngine, examples: Iterable[LabelledExample]) ->
     return evaluate(lambda text: [h.theme for h in engine.themes(text)], examples, engine.taxonomy.theme_ids)
 
 
-def cross_validate(engine: ThemeEngine, examples: Sequence[LabelledExample], *, folds: int = 5,
-                   options: TrainingOptions | None = None) -> Evaluation:
-    """Evaluate ``engine``'s rules with a model trained without the comment being scored.
+def group_folds(groups: Sequence[str], folds: int) -> list[int]:
+    """The fold (0 to ``folds - 1``) of each item, keeping each group's items in one fold.
 
-    Example i falls in fold ``i % folds``; each fold is scored by a model trained on the others.
+    Groups go largest first (ties in the order of their names' SHA-256) to the fold with the
+    fewest items so far: folds of similar size, the same on every run. ThemeError with fewer
+    groups than folds or fewer than two folds.
+    """
+    sizes = Counter(groups)
+    if folds < 2 or len(sizes) < folds:
+        raise ThemeError(f"{folds}-fold cross-validation needs at least {max(folds, 2)} groups "
+                         f"(sources), not {len(sizes)}")
+    order = sorted(sizes, key=lambda g: (-sizes[g], hashlib.sha256(g.encode("utf-8")).hexdigest()))
+    filled = [0] * folds
+    fold_of: dict[str, int] = {}
+    for group in order:
+        fold = min(range(folds), key=lambda f: (filled[f], f))
+        fold_of[group] = fold
+        filled[fold] += sizes[group]
+    return [fold_of[g] for g in groups]
+
+
+def groups_of(examples: Sequence[LabelledExample], by: str = "source") -> list[str]:
+    """Each example's group for cross-validation and bootstrap: ``source`` (its source, or its
+    id when it names none), ``split`` or ``id``."""
+    if by == "source":
+        return [e.source or e.id for e in examples]
+    if by == "split":
+        return [e.split for e in examples]
+    if by == "id":
+        return [e.id for e in examples]
+    raise ThemeError(f"unknown grouping {by!r} (source, split or id)")
+
+
+def cross_validate(engine: ThemeEngine, examples: Sequence[LabelledExample], *, folds: int = 5,
+                   options: TrainingOptions | None = None, groups: Sequence[str] | None = None) -> Evaluation:
+    """Evaluate ``engine``'s rules with an n-gram model trained without the comment being scored.
+
+    Without ``groups`` example i falls in fold ``i % folds``; with them, whole groups (sources)
+    fall in one fold (`group_folds`). Each fold is scored by a model trained on the others.
     Rules tuned on the same comments still make this optimistic for the rule layer.
     """
     if folds < 2 or len(examples) < folds:
         raise ThemeError("cross-validation needs at least two folds and one example per fold")
+    fold_of = group_folds(groups, folds) if groups is not None else [i % folds for i in range(len(examples))]
     predictions: dict[int, list[str]] = {}
     for fold in range(folds):
-        training = [e for i, e in enumerate(examples) if i % folds != fold]
+        training = [e for i, e in enumerate(examples) if fold_of[i] != fold]
         model = train(training, matcher=engine.matcher, options=options or TrainingOptions())
         fold_engine = engine.with_model(model)
         for i, example in enumerate(examples):
-            if i % folds == fold:
+            if fold_of[i] == fold:
                 predictions[i] = [h.theme for h in fold_engine.themes(example.text)]
     return evaluate_predictions(((e, predictions[i]) for i, e in enumerate(examples)),
                                 engine.taxonomy.theme_ids)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate and its percentile bootstrap interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """95% intervals of macro F1, each theme's F1 and the false-alarm rate; ``unit`` says what
+    was resampled (``comments`` or ``sources``)."""
+
+    macro_f1: Interval
+    per_theme: dict[str, Interval]
+    false_alarm_rate: Interval | None
+    resamples: int
+    unit: str
+
+
+def bootstrap(pairs: Sequence[tuple[LabelledExample, Collection[str]]], themes: Sequence[str], *,
+              resamples: int = 1000, seed: int = 0, groups: Sequence[str] | None = None,
+              level: float = 0.95) -> Bootstrap:
+    """Percentile bootstrap intervals for ``(example, assigned themes)`` pairs.
+
+    Without ``groups`` comments are resampled with replacement; with them, whole groups (all the
+    comments of a source together). Macro F1 in a resample averages the themes labelled or
+    assigned in it, as `Evaluation.macro_f1` does. Deterministic for a given ``seed``.
+    """
+    if not pairs or resamples < 1:
+        raise ThemeError("a bootstrap needs comments and at least one resample")
+    theme_set = list(themes)
+    n, t = len(pairs), len(theme_set)
+    tp, fp, fn = np.zeros((n, t)), np.zeros((n, t)), np.zeros((n, t))
+    empty, flagged = np.zeros(n), np.zeros(n)
+    for i, (example, assigned) in enumerate(pairs):
+        gold, predicted = set(example.themes), set(assigned)
+        for j, theme in enumerate(theme_set):
+            tp[i, j] = theme in gold and theme in predicted
+            fp[i, j] = theme in predicted and theme not in gold
+            fn[i, j] = theme in gold and theme not in predicted
+        empty[i] = not example.themes
+        flagged[i] = not example.themes and bool(predicted & set(theme_set))
+    names = list(groups) if groups is not None else [str(i) for i in range(n)]
+    unique = sorted(set(names))
+    index = {g: k for k, g in enumerate(unique)}
+    member = np.array([index[g] for g in names])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(unique), size=(resamples, len(unique)))
+    group_weights = np.stack([np.bincount(d, minlength=len(unique)) for d in draws]).astype(np.float64)
+    weights = group_weights[:, member]  # resamples x comments: times each comment is drawn
+
+    def f1(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, b, c = w @ tp, w @ fp, w @ fn
+        per = np.divide(2 * a, 2 * a + b + c, out=np.zeros_like(a), where=(2 * a + b + c) > 0)
+        used = (a + b + c) > 0
+        macro = np.divide((per * used).sum(axis=-1), used.sum(axis=-1),
+                          out=np.zeros(per.shape[:-1]), where=used.sum(axis=-1) > 0)
+        return per, macro
+
+    per, macro = f1(weights)
+    per0, macro0 = f1(np.ones((1, n)))
+    tail = (1 - level) / 2 * 100
+
+    def interval(estimate: float, values: np.ndarray) -> Interval:
+        low, high = np.percentile(values, [tail, 100 - tail])
+        return Interval(float(estimate), float(low), float(high))
+
+    alarm: Interval | None = None
+    if empty.sum() > 0:
+        totals = weights @ empty
+        rates = np.divide(weights @ flagged, totals, out=np.zeros_like(totals), where=totals > 0)
+        alarm = interval(float(flagged.sum() / empty.sum()), rates[totals > 0])
+    return Bootstrap(interval(float(macro0[0]), macro),
+                     {theme: interval(float(per0[0, j]), per[:, j]) for j, theme in enumerate(theme_set)},
+                     alarm, resamples, "sources" if groups is not None else "comments")
+
+
+def agreement(first: Sequence[LabelledExample], second: Sequence[LabelledExample],
+              themes: Sequence[str]) -> Evaluation:
+    """The second labelling scored against the first on the comments both label (matched by id):
+    its macro F1 is the labellings' agreement. ThemeError if they share no id."""
+    by_id = {e.id: e for e in second}
+    pairs = [(e, by_id[e.id].themes) for e in first if e.id in by_id]
+    if not pairs:
+        raise ThemeError("the two labellings share no comment id")
+    return evaluate_predictions(pairs, themes)
+
+
+def format_bootstrap(result: Bootstrap) -> str:
+    """The intervals as plain text, one theme per line."""
+    width = max([len(t) for t in result.per_theme] + [10])
+    lines = [f"95% bootstrap intervals ({result.resamples} resamples of {result.unit}):",
+             f"  {'macro F1':<{width}}  {result.macro_f1}"]
+    lines += [f"  {theme:<{width}}  {interval}" for theme, interval in result.per_theme.items()]
+    if result.false_alarm_rate is not None:
+        lines.append(f"  {'false alarms on no-theme comments':<{width}}  {result.false_alarm_rate}")
+    return "\n".join(lines)
 
 
 def format_report(evaluation: Evaluation, title: str = "") -> str:
@@ -164,6 +325,9 @@ def format_report(evaluation: Evaluation, title: str = "") -> str:
                  f"{micro.precision:9.3f}  {micro.recall:6.3f}  {micro.f1:5.3f}")
     lines.append(f"macro F1 {evaluation.macro_f1:.3f}   micro F1 {evaluation.micro_f1:.3f}   "
                  f"comments {evaluation.comments}   all themes right {evaluation.exact}")
+    if evaluation.no_theme:
+        lines.append(f"false alarms on no-theme comments: {evaluation.no_theme_flagged} of "
+                     f"{evaluation.no_theme} ({evaluation.false_alarm_rate:.1%})")
     lines.append("")
     for title, table, count in (
         ("Missed (labelled, not assigned) -> what was assigned instead:", evaluation.missed, "fn"),

@@ -1,7 +1,9 @@
 """Labelled comments: what guardians confirmed, removed or added, as training and test data.
 
 A labelled CSV has columns ``id``, ``text`` and ``themes`` (theme ids separated by ``|``, empty
-for none) and optionally ``split`` (``dev`` or ``heldout``; other values are kept as given).
+for none) and optionally ``split`` (``dev`` or ``heldout``; other values are kept as given) and
+``source`` (where the text comes from: a report, forum thread or writer; cross-validation and
+bootstrap intervals keep each source's rows together).
 Rows without a split are assigned one by `split_of`: a fixed hash of the id puts one row in five
 into ``heldout``, so a file gets the same split on every machine and every run.
 """
@@ -31,6 +33,7 @@ class LabelledExample:
     text: str
     themes: frozenset[str]
     split: str = DEV
+    source: str = ""
 
 
 def split_of(example_id: str) -> str:
@@ -67,7 +70,8 @@ def parse_labelled(stream: TextIO, *, known_themes: Collection[str] | None = Non
             unknown = ", ".join(sorted(themes - set(known_themes)))
             raise LabelledDataError(f"{source} line {line}: unknown theme(s) {unknown}")
         split = (row.get("split") or "").strip() or split_of(example_id)
-        yield LabelledExample(example_id, row.get("text") or "", themes, split)
+        source = (row.get("source") or "").strip()
+        yield LabelledExample(example_id, row.get("text") or "", themes, split, source)
 
 
 def read_labelled(path: Path | str, *, known_themes: Collection[str] | None = None) -> list[LabelledExample]:

@@ -58,7 +58,7 @@ def engine() -> ThemeEngine:
 
 @pytest.fixture(scope="module")
 def rules() -> ThemeEngine:
-    return ThemeEngine.default(with_model=False, with_tone=False)
+    return ThemeEngine.default(with_model=False, with_tone=False, with_embeddings=False)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +184,10 @@ def test_every_assigned_theme_has_evidence_from_the_text(engine: ThemeEngine,
             assert hit.evidence, (example.id, hit.theme)
             assert 0.0 <= hit.score <= 1.0
             for words in hit.evidence:
-                assert all(word.strip(".,") in lowered for word in words.split()), (example.id, words)
+                # Rule and n-gram evidence is lower-case words; the embedding layer's is a sentence
+                # as written.
+                assert all(word.strip(".,").lower().replace("\u2019", "'") in lowered
+                           for word in words.split()), (example.id, words)
 
 
 def test_empty_and_non_english_text_get_no_themes(engine: ThemeEngine) -> None:
@@ -202,7 +205,10 @@ def test_any_text_is_tagged_without_error(engine: ThemeEngine, text: str) -> Non
     assert all(0.0 <= h.score <= 1.0 and h.evidence for h in tagged.themes)
 
 
-def test_tagging_streams_rows_without_reading_ahead(engine: ThemeEngine) -> None:
+@pytest.mark.parametrize(("with_embeddings", "ahead"), [(True, 8), (False, 1)])
+def test_tagging_streams_rows_at_most_one_batch_ahead(with_embeddings: bool, ahead: int) -> None:
+    """With an embedding layer rows are read a batch at a time (to encode them together);
+    without one, one at a time. Either way a million rows are never all read."""
     consumed = 0
 
     def rows() -> Iterator[tuple[str, str]]:
@@ -211,13 +217,14 @@ def test_tagging_streams_rows_without_reading_ahead(engine: ThemeEngine) -> None
             consumed += 1
             yield str(i), "Jobs go to the manager's friends."
 
-    results = engine.tag_rows(rows())
+    engine = ThemeEngine.default(with_tone=False, with_embeddings=with_embeddings)
+    results = engine.tag_rows(rows(), batch=8)
     first_id, first = next(results)
-    assert (first_id, consumed) == ("0", 1)
+    assert (first_id, consumed) == ("0", ahead)
     assert first.themes[0].theme == "nepotism_favouritism"
     for _ in range(9):
         next(results)
-    assert consumed == 10
+    assert consumed == 10 if ahead == 1 else consumed == 16
 
 
 # --- tone -----------------------------------------------------------------------------------------

@@ -114,15 +114,15 @@ class CountingStream(io.StringIO):
         return super().__next__()
 
 
-def test_the_tag_pipeline_reads_row_by_row() -> None:
+def test_the_tag_pipeline_reads_at_most_one_batch_ahead() -> None:
     stream = CountingStream(csv_text([(str(i), "We are short staffed again.") for i in range(20_000)]))
-    results = ThemeEngine.default().tag_rows(_rows(stream, "stdin"))
+    results = ThemeEngine.default().tag_rows(_rows(stream, "stdin"), batch=16)
     row_id, tagged = next(results)
     assert row_id == "0" and tagged.themes[0].theme == "staffing_workload"
-    assert stream.lines_read <= 3
+    assert stream.lines_read <= 16 + 2  # the header, one batch, and the line the reader peeks
     for _ in range(99):
         next(results)
-    assert stream.lines_read <= 103
+    assert stream.lines_read <= 112 + 2
 
 
 def test_evaluate_prints_per_theme_figures_and_confusions(runner: CliRunner) -> None:
@@ -189,3 +189,93 @@ def test_emerging_redact_and_list(runner: CliRunner) -> None:
     assert "Dr [NAME] on [WARD], [PHONE]." in redacted.output
     listed = runner.invoke(themes, ["list"])
     assert listed.exit_code == 0 and "fear_of_speaking_up" in listed.output
+
+
+def _labelled_subset(path: Path, splits: set[str], *, sources: int = 0, limit: int = 10_000) -> Path:
+    """Rows of the labelled file in ``splits`` (at most ``limit``), with a source column naming
+    one of ``sources`` made-up sources (none when 0)."""
+    with LABELLED.open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] in splits][:limit]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text", "themes", "split", *(["source"] if sources else [])])
+        for i, r in enumerate(rows):
+            writer.writerow([r["id"], r["text"], r["themes"], r["split"],
+                             *([f"source-{i % sources}"] if sources else [])])
+    return path
+
+
+def test_evaluate_prints_intervals_and_false_alarms_by_source(runner: CliRunner, tmp_path: Path) -> None:
+    data = _labelled_subset(tmp_path / "l.csv", {"dev3"}, sources=30)
+    result = runner.invoke(themes, ["evaluate", str(data), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    assert "embedding layer: sentence-transformers/all-MiniLM-L6-v2 (int8" in result.output
+    assert "false alarms on no-theme comments:" in result.output
+    assert "95% bootstrap intervals (200 resamples of sources)" in result.output
+    macro = next(line for line in result.output.splitlines()
+                 if line.strip().startswith("macro F1 ") and "[" in line)
+    low, high = (float(x) for x in macro.split("[")[1].rstrip("]").split(","))
+    assert 0.0 <= low <= float(macro.split()[2]) <= high <= 1.0
+
+
+def test_evaluate_against_a_second_labelling(runner: CliRunner, tmp_path: Path) -> None:
+    first = _labelled_subset(tmp_path / "first.csv", {"dev2"})
+    with first.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows[::5]:
+        row["themes"] = "" if row["themes"] else "bullying_harassment"
+    second = tmp_path / "second.csv"
+    with second.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "text", "themes", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    same = runner.invoke(themes, ["evaluate", str(first), "--against", str(first), "--bootstrap", "0"])
+    assert same.exit_code == 0, same.output
+    assert "macro F1 1.000" in same.output
+    differ = runner.invoke(themes, ["evaluate", str(first), "--against", str(second), "--bootstrap", "100"])
+    assert differ.exit_code == 0, differ.output
+    assert "Agreement:" in differ.output and "macro F1 1.000" not in differ.output
+    assert "(150 shared comments)" in differ.output
+
+
+@pytest.mark.slow
+def test_train_embeddings_calibrate_and_cross_validate(runner: CliRunner, tmp_path: Path) -> None:
+    data = _labelled_subset(tmp_path / "l.csv", {"dev2", "dev3"}, sources=12)
+    output = tmp_path / "embedding.json"
+    written = _labelled_subset(tmp_path / "written.csv", {"dev5"}, limit=50)
+    trained = runner.invoke(themes, ["train-embeddings", str(data), "--output", str(output), "--folds", "2",
+                                     "--extra-training", str(written)])
+    assert trained.exit_code == 0, trained.output
+    assert "Trained on 410 comments; thresholds calibrated on 360 (12 groups by source)" in trained.output
+    model = json.loads(output.read_text())
+    assert model["metadata"]["examples"] == 410 and set(model["thresholds"]) == set(model["themes"])
+    assert model["metadata"]["calibration"]["comments"] == 360
+    tagged = runner.invoke(themes, ["tag", "-", "--embedding-model", str(output)], input=csv_text(ROWS))
+    assert tagged.exit_code == 0, tagged.output
+    assert len(check_jsonl(tagged.output)) == len(ROWS)
+    calibrated = tmp_path / "calibrated.json"
+    other = _labelled_subset(tmp_path / "other.csv", {"dev4"})
+    result = runner.invoke(themes, ["calibrate", str(other), "--embedding-model", str(output),
+                                    "--output", str(calibrated)])
+    assert result.exit_code == 0, result.output
+    assert "Calibrated on 183 comments" in result.output
+    assert json.loads(calibrated.read_text())["weights"] == model["weights"]
+    cross = runner.invoke(themes, ["evaluate", str(data), "--cross-validate", "--folds", "2", "--no-model",
+                                   "--bootstrap", "50"])
+    assert cross.exit_code == 0, cross.output
+    assert "Nested 2-fold cross-validation by source on 360 comments (12 groups)" in cross.output
+    for title in ("rules + n-grams + embeddings", "rules + n-grams alone", "embeddings alone"):
+        assert title in cross.output
+
+
+def test_encoder_settings_reach_the_command_line(runner: CliRunner, tmp_path: Path) -> None:
+    off = runner.invoke(themes, ["evaluate", str(LABELLED), "--split", "dev2", "--bootstrap", "0"],
+                        env={"SPEAKUP_THEME_ENCODER": "off"})
+    assert off.exit_code == 0 and "embedding layer: none" in off.output
+    missing = runner.invoke(themes, ["tag", "-"], input=csv_text(ROWS),
+                            env={"SPEAKUP_THEME_ENCODER": str(tmp_path)})
+    assert missing.exit_code != 0 and "SPEAKUP_THEME_ENCODER_SHA256" in missing.output
+    wrong = runner.invoke(themes, ["tag", "-"], input=csv_text(ROWS),
+                          env={"SPEAKUP_THEME_ENCODER": str(tmp_path),
+                               "SPEAKUP_THEME_ENCODER_SHA256": "0" * 64})
+    assert wrong.exit_code != 0 and "model.safetensors" in wrong.output
