@@ -335,7 +335,7 @@ def measure_in_process(env: dict[str, str], samples: int) -> InProcess:
     settings = load_settings(env)
     if settings.kdf != KdfProfile.production():
         raise BenchError(f"in-process settings use the {settings.kdf.name} KDF profile")
-    database = Database(settings.database_url)
+    database = Database.from_settings(settings)
     with database.session() as db:
         n_guardians = len(services.eligible_guardians(db))
     if n_guardians != len(GUARDIANS):
@@ -405,7 +405,7 @@ def count_concerns(env: dict[str, str]) -> int:
     from core.db import Database
     from speakup.models import Concern
 
-    database = Database(load_settings(env).database_url)
+    database = Database.from_settings(load_settings(env))
     try:
         with database.session() as db:
             return int(db.scalar(select(func.count()).select_from(Concern)) or 0)
