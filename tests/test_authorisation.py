@@ -76,6 +76,12 @@ def guardians_only(granted: Expected, excluded: Expected | None = None) -> dict[
             "excluded": granted if excluded is None else excluded}
 
 
+def staff_only(allowed: Expected) -> dict[str, Expected]:
+    """Pages for any signed-in staff member, whatever their role."""
+    return {"anonymous": LOGIN_NEXT, "reporter": LOGIN_NEXT, "disabled": LOGIN_NEXT,
+            "guardian": allowed, "excluded": allowed, "edi": allowed}
+
+
 def edi_only(allowed: Expected) -> dict[str, Expected]:
     """Staff pages for EDI leads (surveys): guardians are logged in but not allowed."""
     return {"anonymous": LOGIN_NEXT, "reporter": LOGIN_NEXT, "disabled": LOGIN_NEXT,
@@ -122,6 +128,8 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     # An excluded guardian cannot make the return: it would count the case they cannot open.
     ("staff", "/export"): {"GET": guardians_only(200), "POST": guardians_only(200, 400)},
     ("staff", "/audit"): {"GET": guardians_only(200)},
+    # Every signed-in staff member's own account; POST without a password is refused (400).
+    ("staff", "/account"): {"GET": staff_only(200), "POST": staff_only(400)},
     ("staff", "/surveys/"): {"GET": edi_only(200)},
     # POST: the world's survey template again, which updates that survey.
     ("staff", "/surveys/new"): {"POST": edi_only(SURVEY_PAGE)},
@@ -324,6 +332,8 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("staff", "/export", "POST"): Call("/staff/export", lambda w: {
         "start": "2000-01-01", "end": "2100-12-31"}, "/staff/login"),
     ("staff", "/audit", "GET"): Call("/staff/audit"),
+    ("staff", "/account", "GET"): Call("/staff/account"),
+    ("staff", "/account", "POST"): Call("/staff/account", _no_data, "/staff/login"),
     ("staff", "/surveys/", "GET"): Call("/staff/surveys/"),
     ("staff", "/surveys/new", "POST"): Call("/staff/surveys/new", lambda w: {
         "template": w.survey_template}, "/staff/login"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
@@ -64,10 +65,11 @@ def _load_into_postgresql(url: str, settings: Settings) -> None:
                                  f"(SELECT max(id) FROM {table}))"))
         dst.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
     target.dispose()
+    source.dispose()
 
 
 @pytest.fixture
-def migrated(database_url: str, tmp_path: Path) -> tuple[Settings, Database]:
+def migrated(database_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Database]]:
     instance = tmp_path / "instance"
     instance.mkdir()
     shutil.copy(DATA / "secrets.json", instance / "secrets.json")
@@ -82,7 +84,8 @@ def migrated(database_url: str, tmp_path: Path) -> tuple[Settings, Database]:
     database = Database.from_settings(settings)
     assert current_revision(database.engine) == "0004"
     upgrade(database.engine, settings)
-    return settings, database
+    yield settings, database
+    database.dispose()
 
 
 def _sign_in(database: Database, settings: Settings, who: str) -> accounts.StaffIdentity:
