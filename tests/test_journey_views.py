@@ -97,3 +97,61 @@ def test_double_click_sends_one_concern_and_both_get_the_receipt(app, database, 
     assert receipt_on(results[0][1]) == receipt_on(results[1][1])
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(Concern)) == 1
+
+
+def test_staff_error_is_never_a_bare_500_even_when_the_page_fails(app, guardian, monkeypatch,
+                                                                  caplog) -> None:
+    """Finding 13: after a dropped connection the staff error page itself raised and gunicorn
+    sent its bare "Internal Server Error", with SQL parameters in the log."""
+    from sqlalchemy.exc import OperationalError
+
+    from core import web
+    from speakup import services
+
+    staff = app.test_client()
+    login(staff, guardian)
+
+    def dropped(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT secret FROM t WHERE ref = %(ref)s", {"ref": "REF123"},
+                               Exception("server closed the connection"))
+
+    monkeypatch.setattr(services, "inbox", dropped)
+    app.config["TESTING"] = False  # as in production: no traceback in the log
+    response = staff.get("/staff/cases/")
+    body = response.data.decode()
+    assert response.status_code == 500 and "Sorry, there is a problem" in body
+    assert "Nothing you sent was saved" not in body  # a GET sent nothing
+    assert "REF123" not in caplog.text and "REF123" not in body
+
+    def broken_page(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("the page cannot be drawn either")
+
+    monkeypatch.setattr(web, "render_template", broken_page)
+    response = staff.get("/staff/cases/")
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in response.data.decode()
+    assert response.mimetype == "text/html"
+
+
+def test_anonymous_side_logs_nothing_when_it_fails(app, client, guardian, monkeypatch,
+                                                   caplog) -> None:
+    import logging
+
+    from speakup import services
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom with the concern text")
+
+    monkeypatch.setattr(services, "submit_concern", failing)
+    with caplog.at_level(logging.DEBUG):
+        page = client.get("/concern/new").data.decode()
+        from tests.conftest import form_token
+
+        response = client.post("/concern/new", data={
+            "csrf_token": csrf_token(page), "form_token": form_token(page),
+            "text": "Private words", "kind": "other", "identity_mode": "anonymous"},
+            content_type="multipart/form-data")
+        # A CSRF failure on the anonymous side is not logged either.
+        client.post("/concern/new", data={"text": "x"}, content_type="multipart/form-data")
+    assert response.status_code == 500 and "Nothing you sent was saved" in response.data.decode()
+    assert [r for r in caplog.records if r.name.startswith(("speakup", "flask_wtf"))] == []
