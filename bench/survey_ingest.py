@@ -118,11 +118,15 @@ def count_rows(env: dict[str, str]) -> tuple[int, int]:
 
     engine = create_engine(env["DATABASE_URL"])
     with engine.connect() as conn:
-        responses = conn.execute(text("SELECT COUNT(*) FROM survey_responses")).scalar_one()
-        used = conn.execute(text("SELECT COUNT(*) FROM survey_invitation_codes WHERE used"))\
+        # Responses are unlinkable records (settled or still pending); spent codes are deleted.
+        responses = sum(conn.execute(text(
+            f"SELECT COUNT(*) FROM {table} WHERE stream LIKE 'survey:%'")).scalar_one()  # noqa: S608
+            for table in ("records", "pending_records"))
+        issued = conn.execute(text("SELECT COALESCE(SUM(codes_issued), 0) FROM survey_waves"))\
             .scalar_one()
+        left = conn.execute(text("SELECT COUNT(*) FROM survey_invitation_codes")).scalar_one()
     engine.dispose()
-    return int(responses), int(used)
+    return int(responses), int(issued) - int(left)
 
 
 def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
@@ -143,7 +147,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
         definition.write_text(proc.stdout)
         empty = instance / "empty.csv"
         empty.write_text("roles_fair\n")
-        run_cli(["survey", "import", str(definition), str(empty)], env)
+        run_cli(["survey", "import", str(definition), str(empty), "--wave", "Earlier"], env)
         run_cli(["survey", "open", "equality-pulse", "--wave", "Bench"], env)
         codes = codes_for(env, args.responses)
         log = instance / "gunicorn.log"
