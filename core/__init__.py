@@ -31,6 +31,7 @@ def configure_logging() -> None:
     client address) is silenced."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("pikepdf").setLevel(logging.WARNING)
 
 
 def _base_app(name: str, settings: Settings, database: Database, secret: bytes,
