@@ -15,7 +15,7 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from accounts import services as accounts
 from analysis.themes_cli import themes as themes_group
 from config.settings import SettingsError
-from core import audit
+from core import audit, ratelimit
 from core.web import database, settings
 from surveys.cli import survey_group
 
@@ -143,6 +143,8 @@ def purge() -> None:
     with database().session() as db:
         result = purge_cases(db, settings=settings())
         accounts.purge_sessions(db, settings=settings())
+        ratelimit.purge(db, settings=settings(),
+                        window_seconds=settings().receipt_window_seconds)
         mix_rows(db)
     with database().session() as db:
         audit.write_checkpoint(db, settings().checkpoint_path)
