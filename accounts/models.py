@@ -57,9 +57,12 @@ class StaffUser(Base):
 
     @property
     def owner(self) -> str:
-        """What the public key's binding MAC names: the role too, so a database writer cannot
-        make an EDI lead (or anyone) a guardian who new concerns are sealed to."""
-        return f"{self.role}:{self.email}"
+        """What the public key's binding MAC names: the id, role, email and name. The role, so a
+        database writer cannot make an EDI lead (or anyone) a guardian who new concerns are
+        sealed to; the id and name, so swapping two guardians' names (which the concern form
+        shows beside the id a reporter excludes) breaks both bindings instead of sending a
+        concern to the guardian the reporter meant to exclude."""
+        return f"{self.id}:{self.role}:{self.email}:{self.name}"
 
 
 class StaffSession(Base):

@@ -187,11 +187,13 @@ def create_staff(
 
     keys = generate_keypair()
     totp_secret = pyotp.random_base32()
-    user = StaffUser(name=name.strip(), email=email, role=role, public_key=keys.public)
-    bind_key(user, settings)
+    user = StaffUser(name=name.strip(), email=email, role=role, public_key=keys.public,
+                     public_key_binding=b"")
     _set_password(user, password, keys.private, totp_secret, settings)
     recovery_key = _set_recovery(user, keys.private, settings)
     db.add(user)
+    db.flush()
+    bind_key(user, settings)  # the binding names the id, which exists from here
     db.flush()
     audit.record(db, actor=actor, action="staff.create", target=f"staff:{user.id}", detail=role)
     orgkeys.on_holder_created(db, user, settings)

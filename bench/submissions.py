@@ -337,7 +337,7 @@ def measure_in_process(env: dict[str, str], samples: int) -> InProcess:
         raise BenchError(f"in-process settings use the {settings.kdf.name} KDF profile")
     database = Database.from_settings(settings)
     with database.session() as db:
-        n_guardians = len(services.eligible_guardians(db))
+        n_guardians = len(services.eligible_guardians(db, settings))
     if n_guardians != len(GUARDIANS):
         raise BenchError(f"expected {len(GUARDIANS)} guardians, found {n_guardians}: the "
                          "database changed under the benchmark (did another process, e.g. the "

@@ -32,6 +32,13 @@ class ScrubbedLogger(Logger):
             return
         super().access(resp, req, environ, request_time)
 
+    def warning(self, msg, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # gunicorn reports malformed requests as "Invalid request from ip=ADDRESS: ...": keep
+        # the kind of problem, never the address.
+        if isinstance(msg, str) and "from ip=" in msg:
+            msg = msg.split(" from ip=", 1)[0] + " (address not logged)"
+        super().warning(msg, *args, **kwargs)
+
     def setup(self, cfg):  # type: ignore[no-untyped-def]
         super().setup(cfg)
         # Error-log lines without timestamps: the anonymous side must leave no timing trail.

@@ -139,6 +139,7 @@ def purge() -> None:
     """Delete closed cases past the retention period (run daily from cron)."""
     from speakup.services import mix as mix_rows
     from speakup.services import purge as purge_cases
+    from speakup.services import vacuum_sqlite
 
     with database().session() as db:
         result = purge_cases(db, settings=settings())
@@ -146,6 +147,7 @@ def purge() -> None:
         ratelimit.purge(db, settings=settings(),
                         window_seconds=settings().receipt_window_seconds)
         mix_rows(db)
+    vacuum_sqlite(database().engine)
     with database().session() as db:
         audit.write_checkpoint(db, settings().checkpoint_path)
     click.echo(f"Purged {result.concerns} closed case(s) and "
@@ -195,7 +197,10 @@ def ngo_return(email: str, start: datetime, end: datetime, output: str | None,
         try:
             result = make_return(db, identity=identity, start=start.date(), end=end.date(),
                                  settings=settings())
-        except (ConcernInvalidError, NotAllCasesOpenError) as e:
+        except ConcernInvalidError as e:
+            _fail(str(e))
+        except NotAllCasesOpenError as e:
+            db.commit()  # the refusal is audited
             _fail(str(e))
     data = ngo_return_csv(result)
     for section, item, count in result.small:
@@ -213,9 +218,11 @@ def ngo_return(email: str, start: datetime, end: datetime, output: str | None,
 def mix() -> None:
     """Re-write the anonymous side's rows in random order (PostgreSQL): run hourly."""
     from speakup.services import mix as mix_rows
+    from speakup.services import vacuum_sqlite
 
     with database().session() as db:
         rows = mix_rows(db)
+    vacuum_sqlite(database().engine)
     click.echo(f"Re-wrote {rows} row(s).")
 
 

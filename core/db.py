@@ -46,7 +46,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # A rollback journal, not WAL: a copy of a running instance's WAL file lists recent commits
+    # in order, which would date a reporter's writes between timed audit rows. Every
+    # transaction takes the write lock at BEGIN anyway (see `_sqlite_begin`), so WAL's
+    # concurrent readers would not help.
+    cursor.execute("PRAGMA journal_mode=DELETE")
     cursor.execute("PRAGMA busy_timeout=10000")
     # Deleted rows are overwritten, so purged concerns do not linger in free pages.
     cursor.execute("PRAGMA secure_delete=ON")

@@ -354,6 +354,32 @@ def keyed_digest(key: bytes, value: str) -> bytes:
     return hmac.new(key, value.encode(), hashlib.sha256).digest()
 
 
+_PAD_MARK = b"\x00"
+
+
+def pad(data: bytes, *, minimum: int = 512) -> bytes:
+    """``data`` padded to the next power of two of at least ``minimum`` bytes, so a ciphertext's
+    length says only which size class its plaintext is in (a case record, a survey answer, an
+    equality record: all one class in practice). Marked with a leading NUL, which no JSON or
+    text value starts with, so `unpad` also accepts the first release's unpadded values."""
+    body = _PAD_MARK + len(data).to_bytes(4, "big") + data
+    size = minimum
+    while size < len(body):
+        size *= 2
+    return body + bytes(size - len(body))
+
+
+def unpad(data: bytes) -> bytes:
+    """Reverse `pad`; a value without its mark (stored before padding existed) is returned as
+    it is."""
+    if not data.startswith(_PAD_MARK) or len(data) < 5:
+        return data
+    length = int.from_bytes(data[1:5], "big")
+    if 5 + length > len(data):
+        raise DecryptionError("padded value is shorter than its length says")
+    return data[5:5 + length]
+
+
 def new_id() -> str:
     """A random row identifier (128 bits, hex): ids on the anonymous side say nothing about
     when or in which order rows were written."""

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.settings import Settings
 from core.db import Base
-from core.encryption import new_id, open_sealed, seal, server_key
+from core.encryption import new_id, open_sealed, pad, seal, server_key, unpad
 
 NEW: Final = "new"
 CORRECTION: Final = "correction"
@@ -95,13 +95,19 @@ def _open(settings: Settings, stream: str, blob: bytes) -> bytes:
     return open_sealed(_key(settings), blob, context=_context(stream))
 
 
+def _plaintext(payload: bytes) -> bytes:
+    """A record's plaintext: a random nonce (its identity for life, kept through every
+    re-write) and the payload, padded to a size class so that lengths tie nothing together."""
+    return pad(secrets.token_bytes(_NONCE) + payload, minimum=1024)
+
+
 def add(db: Session, *, stream: str, payload: bytes, settings: Settings, lane: str = NEW) -> None:
     """Write ``payload`` to ``stream`` unlinkably (in the caller's transaction), settling the
     lane if it now holds a full batch."""
     if lane not in LANES:
         raise ValueError(f"unknown lane {lane!r}")
     db.add(PendingRecord(id=new_id(), stream=stream, lane=lane,
-                         sealed=_seal(settings, stream, secrets.token_bytes(_NONCE) + payload)))
+                         sealed=_seal(settings, stream, _plaintext(payload))))
     db.flush()
     settle(db, stream=stream, settings=settings, lanes=(lane,))
 
@@ -111,7 +117,7 @@ def add_many(db: Session, *, stream: str, payloads: Sequence[bytes], settings: S
     their own, padded like a forced settle when there are fewer than the batch size."""
     for payload in payloads:
         db.add(PendingRecord(id=new_id(), stream=stream, lane=NEW,
-                             sealed=_seal(settings, stream, secrets.token_bytes(_NONCE) + payload)))
+                             sealed=_seal(settings, stream, _plaintext(payload))))
     db.flush()
     settle(db, stream=stream, settings=settings, lanes=(NEW,), force=True)
 
@@ -127,50 +133,55 @@ def _take(db: Session, table: type[PendingRecord] | type[Record], ids: Sequence[
     return taken
 
 
+def _distinct(settings: Settings, stream: str, blobs: Sequence[bytes]) -> dict[bytes, bytes]:
+    """Plaintexts by record nonce: a record a database writer copied counts once."""
+    found: dict[bytes, bytes] = {}
+    for blob in blobs:
+        plaintext = _open(settings, stream, blob)
+        found.setdefault(unpad(plaintext)[:_NONCE], plaintext)
+    return found
+
+
 def settle(db: Session, *, stream: str, settings: Settings, lanes: Sequence[str] = LANES,
            force: bool = False) -> int:
     """Move full batches of ``stream``'s pending records into ``records``; returns how many.
 
-    With ``force``, the ``new`` lane settles whatever it holds (padded, see the module); the
-    ``correction`` lane never settles below the batch size.
+    A batch is counted in distinct records (copies of one pending row count once), so a
+    database writer cannot make a lane settle early by duplicating rows. With ``force``, the
+    ``new`` lane settles whatever it holds (padded, see the module); the ``correction`` lane
+    never settles below the batch size.
     """
     batch = settings.batch_size
     moved = 0
     for lane in lanes:
-        ids = list(db.scalars(select(PendingRecord.id).where(PendingRecord.stream == stream,
-                                                             PendingRecord.lane == lane)))
-        if not ids or (len(ids) < batch and not (force and lane == NEW)):
+        rows = db.execute(select(PendingRecord.id, PendingRecord.sealed).where(
+            PendingRecord.stream == stream, PendingRecord.lane == lane)).all()
+        pending = _distinct(settings, stream, [sealed for _id, sealed in rows])
+        if not pending or (len(pending) < batch and not (force and lane == NEW)):
             continue
-        plaintexts = [_open(settings, stream, blob) for blob in _take(db, PendingRecord, ids)]
+        taken = _distinct(settings, stream, _take(db, PendingRecord, [i for i, _ in rows]))
+        plaintexts = list(taken.values())
         moved += len(plaintexts)
         if len(plaintexts) < batch:
             settled = list(db.scalars(select(Record.id).where(Record.stream == stream)))
             padding = secrets.SystemRandom().sample(settled, min(len(settled),
                                                                  batch - len(plaintexts)))
-            plaintexts += [_open(settings, stream, blob) for blob in _take(db, Record, padding)]
+            plaintexts += list(_distinct(settings, stream, _take(db, Record, padding)).values())
         secrets.SystemRandom().shuffle(plaintexts)
         for plaintext in plaintexts:
-            fresh = secrets.token_bytes(_NONCE) + plaintext[_NONCE:]
-            db.add(Record(id=new_id(), stream=stream, sealed=_seal(settings, stream, fresh)))
+            # Re-sealed with a fresh AES-GCM nonce: a ciphertext unrelated to the pending one,
+            # of the same size class as every other record.
+            db.add(Record(id=new_id(), stream=stream, sealed=_seal(settings, stream, plaintext)))
         db.flush()
     return moved
 
 
 def read(db: Session, *, stream: str, settings: Settings) -> list[bytes]:
     """The payloads of ``stream``'s settled records (not the pending ones), in id order (which
-    is random). A record a database writer duplicated is returned once.
-
-    The record nonce is renewed at every re-write, so duplicates are recognised by the
-    ciphertext they were copied from: the same sealed value twice."""
-    seen: set[bytes] = set()
-    out = []
-    for blob in db.scalars(select(Record.sealed).where(Record.stream == stream)
-                           .order_by(Record.id)):
-        if blob in seen:
-            continue
-        seen.add(blob)
-        out.append(_open(settings, stream, blob)[_NONCE:])
-    return out
+    is random). A record a database writer duplicated is returned once (by its nonce)."""
+    blobs = list(db.scalars(select(Record.sealed).where(Record.stream == stream)
+                            .order_by(Record.id)))
+    return [unpad(plaintext)[_NONCE:] for plaintext in _distinct(settings, stream, blobs).values()]
 
 
 def counts(db: Session, *, streams: Sequence[str]) -> dict[str, int]:

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from accounts import orgkeys
 from config.settings import Settings
 from core import unlinkable
+from core.encryption import pad, unpad
 
 STREAM: Final = "concerns"
 _PURPOSE: Final = "concern-facts"
@@ -92,9 +93,10 @@ def facts_for(*, received_on: date, site: str | None, professional_group: str | 
 
 
 def _write(db: Session, settings: Settings, body: Mapping[str, Any], lane: str) -> None:
+    # Padded first, so every sealed fact has one size whatever its quote's length.
     sealed = orgkeys.seal_for_analysis(
-        db, settings, json.dumps(body, separators=(",", ":"), sort_keys=True).encode(),
-        purpose=_PURPOSE)
+        db, settings, pad(json.dumps(body, separators=(",", ":"), sort_keys=True).encode(),
+                          minimum=2048), purpose=_PURPOSE)
     unlinkable.add(db, stream=STREAM, payload=sealed, settings=settings, lane=lane)
 
 
@@ -129,7 +131,8 @@ def current_facts(db: Session, *, analysis_private: bytes, settings: Settings,
                           force=True)
     net: Counter[str] = Counter()
     for blob in unlinkable.read(db, stream=STREAM, settings=settings):
-        body = json.loads(orgkeys.open_for_analysis(analysis_private, blob, purpose=_PURPOSE))
+        body = json.loads(unpad(orgkeys.open_for_analysis(analysis_private, blob,
+                                                          purpose=_PURPOSE)))
         net[json.dumps(body["plus"], sort_keys=True)] += 1
         if "minus" in body:
             net[json.dumps(body["minus"], sort_keys=True)] -= 1

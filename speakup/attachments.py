@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import pikepdf
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 ALLOWED = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 MAX_PIXELS = 24_000_000
@@ -85,7 +85,9 @@ def _strip_image(content: bytes, content_type: str) -> bytes:
             clean.paste(upright.convert(mode))
     except AttachmentError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    # Pillow raises many kinds of error on damaged files (SyntaxError for a broken PNG among
+    # them): any of them means "could not be read", never a lost concern.
+    except Exception as e:
         raise AttachmentError("This picture could not be read. Try saving it again, or "
                               "send a different file.") from e
     out = io.BytesIO()
@@ -103,7 +105,7 @@ def _strip_pdf(content: bytes) -> bytes:
     except pikepdf.PasswordError as e:
         raise AttachmentError("This PDF is protected by a password, so it cannot be checked. "
                               "Save a copy without the password, or take a screenshot.") from e
-    except pikepdf.PdfError as e:
+    except Exception as e:  # a damaged file, in any of the ways qpdf can report it
         raise AttachmentError("This PDF could not be read. Try saving it again, or send a "
                               "screenshot instead.") from e
     with pdf:

@@ -80,7 +80,8 @@ def _forms_for(case: services.CaseView) -> dict[str, Any]:
     org = settings().organisation
     assign = AssignForm(assignee=str(concern.assigned_to_id or ""))
     assign.assignee.choices = [("", "Nobody yet")] + [
-        (str(u.id), u.name) for u in services.assignable_guardians(db(), case=record)]
+        (str(u.id), u.name) for u in services.assignable_guardians(db(), case=record,
+                                                                    settings=settings())]
     ngo = NgoForm(
         raised=record.ngo.raised or record.identity_mode,
         elements=list(record.ngo.elements),
@@ -267,6 +268,7 @@ def export() -> Any:
         except services.ConcernInvalidError as e:
             form.end.errors = [*form.end.errors, str(e)]
         except services.NotAllCasesOpenError as e:
+            db().commit()  # the refusal is audited
             form.form_errors.append(str(e))
         else:
             if request.form.get("format") == "csv":

@@ -3,8 +3,8 @@
 The reporter's answers (kind, site, month, how they raised it, professional group, ethnicity,
 consent to quote, excluded guardians), what the theme engine and guardians recorded (themes,
 tone, no-theme review, National Guardian's Office fields), the number of messages in the thread
-(so a message removed by a database writer is noticed) and the equality facts last written to
-the unlinkable equality record (so a correction can cancel them exactly, see
+and of files (so a message or file removed by a database writer is noticed) and the equality
+facts last written to the unlinkable equality record (so a correction can cancel them exactly, see
 `speakup.analytics`). Stored as JSON sealed under the concern key (`Concern.record_sealed`).
 """
 
@@ -51,6 +51,7 @@ class CaseRecord:
     no_theme_on: date | None = None
     ngo: NgoRecord = field(default_factory=NgoRecord)
     messages: int = 0
+    attachments: int = 0
     equality: dict[str, Any] | None = None
 
     def with_themes(self, themes: tuple[CaseTheme, ...], **changes: Any) -> CaseRecord:

@@ -97,7 +97,7 @@ def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Subm
 @bp.route("/concern/new", methods=["GET", "POST"])
 def new_concern() -> Any:
     form = ConcernForm()
-    guardians = services.eligible_guardians(db())
+    guardians = services.eligible_guardians(db(), settings())
     form.fill_choices(organisation=settings().organisation,
                       guardians=[(g_.id, g_.name) for g_ in guardians], today=today())
     if not form.form_token.data:
@@ -153,8 +153,12 @@ def sign_in() -> Any:
         return _receipt_form_page(form, 400 if form.is_submitted() else 200)
     cfg = settings()
     window = cfg.receipt_window_seconds
-    if ratelimit.count(db(), name=f"receipt-session:{chain}", window_seconds=window,
-                       settings=cfg) >= cfg.receipt_session_limit:
+    # Counted before it is checked (and committed at once), so parallel requests from one
+    # session cannot all be checked against the same count.
+    attempts = ratelimit.hit(db(), name=f"receipt-session:{chain}", window_seconds=window,
+                             settings=cfg)
+    db().commit()
+    if attempts > cfg.receipt_session_limit:
         form.receipt.errors = ["There have been too many attempts from this browser. Wait 10 "
                                "minutes and try again."]
         return _receipt_form_page(form, 429)
@@ -174,7 +178,6 @@ def sign_in() -> Any:
     try:
         access = services.open_with_receipt(db(), receipt=form.receipt.data or "", settings=cfg)
     except services.ReceiptNotFoundError:
-        ratelimit.hit(db(), name=f"receipt-session:{chain}", window_seconds=window, settings=cfg)
         ratelimit.hit(db(), name="receipt-failures", window_seconds=window, settings=cfg)
         db().commit()
         form.receipt.errors = ["We could not find a concern with that receipt. Check each "

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from accounts.keys import KeyBindingError, sealable_public_key
+from accounts.keys import KeyBindingError, key_is_bound, sealable_public_key
 from accounts.models import StaffUser
 from accounts.services import StaffIdentity
 from config.settings import Settings
@@ -45,10 +45,12 @@ from core.encryption import (
     normalise_receipt,
     open_sealed,
     open_with_private_key,
+    pad,
     seal,
     seal_to_public_key,
     token_digest,
     token_key,
+    unpad,
 )
 from speakup import analytics, record, themes
 from speakup.attachments import CleanFile
@@ -134,13 +136,14 @@ class ReporterAccess:
     concern_key: bytes
 
 
-def eligible_guardians(db: Session) -> list[StaffUser]:
-    """Active guardians, in name order: who a new concern is sealed to."""
-    return list(db.scalars(
+def eligible_guardians(db: Session, settings: Settings) -> list[StaffUser]:
+    """Active guardians whose key binding holds, in name order: who a new concern is sealed
+    to, and who the concern form lists (a guardian whose id, role, email or name was changed
+    in the database is neither shown nor sealed to)."""
+    return [g for g in db.scalars(
         select(StaffUser)
         .where(StaffUser.role == "guardian", StaffUser.disabled.is_(False))
-        .order_by(StaffUser.name)
-    ))
+        .order_by(StaffUser.name)) if key_is_bound(g, settings)]
 
 
 def _new_ref(db: Session) -> str:
@@ -166,7 +169,8 @@ def _attachment_context(ref: str, attachment_id: str, part: str) -> bytes:
 
 
 def _seal_record(concern: Concern, key: bytes, case: CaseRecord) -> None:
-    concern.record_sealed = seal(key, record.dumps(case), context=_record_context(concern.ref))
+    concern.record_sealed = seal(key, pad(record.dumps(case), minimum=1024),
+                                 context=_record_context(concern.ref))
 
 
 def _grant(concern: Concern, guardian: StaffUser, key: bytes, settings: Settings) -> bool:
@@ -229,7 +233,7 @@ def submit_concern(
         raise ConcernInvalidError(
             "Give your name, or choose to stay anonymous.", "name")
     excluded = set(draft.excluded_guardian_ids)
-    guardians = [g for g in eligible_guardians(db) if g.id not in excluded]
+    guardians = [g for g in eligible_guardians(db, settings) if g.id not in excluded]
     if not guardians and settings.escrow_public_key is None:
         if excluded:
             raise ConcernInvalidError(
@@ -264,6 +268,7 @@ def submit_concern(
         ethnicity=draft.ethnicity or None, quote_consent=draft.quote_consent,
         excluded=tuple(sorted(excluded)), tone=analysed.tone, themes=analysed.themes,
         themes_failed=analysed.failed, ngo=NgoRecord(raised=draft.identity_mode),
+        attachments=len(draft.files),
         equality=analytics.record_new(db, facts=facts, settings=settings))
     concern = Concern(
         id=new_id(), ref=ref, receipt_lookup=derived.lookup,
@@ -273,7 +278,8 @@ def submit_concern(
                                context=concern_context(ref, "escrow-key"))
             if settings.escrow_public_key else None
         ),
-        body_sealed=seal(key, json.dumps(body).encode(), context=concern_context(ref, "body")),
+        body_sealed=seal(key, pad(json.dumps(body).encode()),
+                         context=concern_context(ref, "body")),
         received_on=on, status="new", awaiting_guardian=True,
     )
     _seal_record(concern, key, case)
@@ -353,14 +359,15 @@ def open_record(concern: Concern, key: bytes) -> CaseRecord:
     """The case record (an empty one for a migrated concern no guardian has opened yet)."""
     if concern.record_sealed is None:
         return CaseRecord()
-    return record.loads(open_sealed(key, concern.record_sealed,
-                                    context=_record_context(concern.ref)))
+    return record.loads(unpad(open_sealed(key, concern.record_sealed,
+                                          context=_record_context(concern.ref))))
 
 
 def _save_record(db: Session, concern: Concern, key: bytes, case: CaseRecord) -> None:
     """Store a changed record, refusing to overwrite a change made since it was read."""
     version = concern.record_version
-    sealed = seal(key, record.dumps(case), context=_record_context(concern.ref))
+    sealed = seal(key, pad(record.dumps(case), minimum=1024),
+                  context=_record_context(concern.ref))
     done = db.execute(update(Concern).where(Concern.id == concern.id,
                                             Concern.record_version == version)
                       .values(record_sealed=sealed, record_version=version + 1)
@@ -386,14 +393,15 @@ def _message_text(concern: Concern, m: Message, key: bytes) -> tuple[int, str]:
         raw = open_sealed(key, m.body_sealed, context=concern_context(concern.ref,
                                                                       f"message-{m.author}"))
         return m.legacy_order, raw.decode()
-    data = json.loads(open_sealed(key, m.body_sealed,
-                                  context=_message_context(concern.ref, m.id, m.author)))
+    data = json.loads(unpad(open_sealed(key, m.body_sealed,
+                                        context=_message_context(concern.ref, m.id, m.author))))
     return int(data["seq"]), str(data["text"])
 
 
 def _open_case(concern: Concern, key: bytes, *, include_notes: bool) -> CaseView:
     ref = concern.ref
-    body = json.loads(open_sealed(key, concern.body_sealed, context=concern_context(ref, "body")))
+    body = json.loads(unpad(open_sealed(key, concern.body_sealed,
+                                        context=concern_context(ref, "body"))))
     case = open_record(concern, key)
     by_message: dict[str | None, list[AttachmentView]] = {}
     for a in sorted(concern.attachments, key=lambda a: a.id):
@@ -403,8 +411,9 @@ def _open_case(concern: Concern, key: bytes, *, include_notes: bool) -> CaseView
     ordered = sorted((_message_text(concern, m, key), m) for m in concern.messages)
     positions = [seq for (seq, _text), _m in ordered]
     if concern.record_sealed is not None and (positions != list(range(1, len(ordered) + 1))
-                                              or len(ordered) != case.messages):
-        raise CaseTamperedError(f"case {ref}: its thread does not match its record")
+                                              or len(ordered) != case.messages
+                                              or len(concern.attachments) != case.attachments):
+        raise CaseTamperedError(f"case {ref}: its thread or files do not match its record")
     for (_seq, text_), m in ordered:
         if m.author == "note" and not include_notes:
             continue
@@ -429,17 +438,19 @@ def reporter_case(db: Session, *, access: ReporterAccess) -> CaseView:
 
 def _add_message(db: Session, concern: Concern, key: bytes, *, author: str, text: str,
                  on: date, staff_id: int | None = None, files: Iterable[CleanFile] = ()) -> Message:
+    files = list(files)
     case = open_record(concern, key)
     seq = case.messages + 1
     message_id = new_id()
     message = Message(
         id=message_id, author=author, staff_id=staff_id, created_on=on,
-        body_sealed=seal(key, json.dumps({"seq": seq, "text": text}).encode(),
+        body_sealed=seal(key, pad(json.dumps({"seq": seq, "text": text}).encode()),
                          context=_message_context(concern.ref, message_id, author)),
     )
     concern.messages.append(message)
     _seal_files(concern, key, files, message)
-    _save_record(db, concern, key, replace(case, messages=seq))
+    _save_record(db, concern, key, replace(case, messages=seq,
+                                           attachments=case.attachments + len(files)))
     return message
 
 
@@ -577,7 +588,7 @@ def _finish_migration(db: Session, concern: Concern, grant: ConcernGrant, key: b
     for seq, m in enumerate(legacy, 1):
         raw = open_sealed(key, m.body_sealed, context=concern_context(concern.ref,
                                                                       f"message-{m.author}"))
-        m.body_sealed = seal(key, json.dumps({"seq": seq, "text": raw.decode()}).encode(),
+        m.body_sealed = seal(key, pad(json.dumps({"seq": seq, "text": raw.decode()}).encode()),
                              context=_message_context(concern.ref, m.id, m.author))
         m.legacy_order = None
     for a in concern.attachments:
@@ -590,7 +601,8 @@ def _finish_migration(db: Session, concern: Concern, grant: ConcernGrant, key: b
             a.content_sealed = seal(key, content,
                                     context=_attachment_context(concern.ref, a.id, "file"))
             a.legacy = False
-    _seal_record(concern, key, replace(case, messages=len(legacy)))
+    _seal_record(concern, key, replace(case, messages=len(legacy),
+                                       attachments=len(concern.attachments)))
     concern.record_version += 1
     for g in concern.grants:
         g.legacy_record = None
@@ -696,10 +708,10 @@ def mark_read(db: Session, *, identity: StaffIdentity, ref: str) -> None:
     audit.record(db, actor=_actor(identity), action="case.view", target=f"case:{ref}")
 
 
-def assignable_guardians(db: Session, *, case: CaseRecord) -> list[StaffUser]:
-    """Active guardians the reporter did not exclude from this case."""
+def assignable_guardians(db: Session, *, case: CaseRecord, settings: Settings) -> list[StaffUser]:
+    """Active guardians (with a valid key binding) the reporter did not exclude."""
     excluded = set(case.excluded)
-    return [g for g in eligible_guardians(db) if g.id not in excluded]
+    return [g for g in eligible_guardians(db, settings) if g.id not in excluded]
 
 
 def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int | None,
@@ -713,7 +725,8 @@ def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int |
     if assignee_id is None:
         concern.assigned_to_id = None
     else:
-        allowed = {g.id: g for g in assignable_guardians(db, case=open_record(concern, key))}
+        allowed = {g.id: g for g in assignable_guardians(db, case=open_record(concern, key),
+                                                              settings=settings)}
         assignee = allowed.get(assignee_id)
         if assignee is None:
             raise ConcernInvalidError("That guardian cannot be given this case.", "assignee")
@@ -743,7 +756,8 @@ def grant_from_escrow(db: Session, *, ref: str, escrow_private_key: bytes, staff
                                     context=concern_context(ref, "escrow-key"))
     except DecryptionError as e:
         raise CaseNotFoundError from e
-    allowed = {g.id: g for g in assignable_guardians(db, case=open_record(concern, key))}
+    allowed = {g.id: g for g in assignable_guardians(db, case=open_record(concern, key),
+                                                              settings=settings)}
     if staff_id not in allowed:
         raise ConcernInvalidError("That guardian cannot be given this case.", "assignee")
     if not any(g.staff_id == staff_id for g in concern.grants) and not _grant(
@@ -798,16 +812,13 @@ def record_ngo(db: Session, *, identity: StaffIdentity, ref: str, fields: NgoFie
 
 def visible_events(db: Session, *, identity: StaffIdentity, limit: int = 200) -> (
         list[audit.AuditEvent]):
-    """The newest audit events, with the target of any case this guardian holds no grant for
-    replaced by "a case you cannot open" (the rows themselves are unchanged in the database)."""
+    """The newest audit events, leaving out every event about a case this guardian holds no
+    grant for (not only its reference: its times, actors and details would date and describe
+    it to a guardian the reporter excluded). `audit verify` still checks every row."""
     held = set(db.scalars(select(Concern.ref).join(ConcernGrant)
                           .where(ConcernGrant.staff_id == identity.user.id)))
-    events = audit.recent(db, limit)
-    for event in events:
-        if event.target.startswith("case:") and event.target[5:] not in held:
-            db.expunge(event)
-            event.target = "a case you cannot open"
-    return events
+    return [e for e in audit.recent(db, limit)
+            if not (e.target.startswith("case:") and e.target[5:] not in held)]
 
 
 # --- the National Guardian's Office return --------------------------------------------------
@@ -845,6 +856,10 @@ def ngo_return(db: Session, *, identity: StaffIdentity, start: date, end: date,
     held = set(db.scalars(select(ConcernGrant.concern_id).where(
         ConcernGrant.staff_id == identity.user.id)))
     if any(c.id not in held for c in concerns):
+        # Audited, so that a guardian probing periods to find a case they were excluded from
+        # leaves a trail the others can see.
+        audit.record(db, actor=_actor(identity), action="ngo.return-refused",
+                     detail=f"{start}..{end}")
         raise NotAllCasesOpenError(
             "This return counts cases that are not open to you, so another guardian must make "
             "it. Ask a guardian who can open every case of the period.")
@@ -914,34 +929,58 @@ def purge(db: Session, *, settings: Settings, actor: str = "cli",
     return purged
 
 
-# Tables the anonymous side writes to: their rows' storage order and (PostgreSQL) transaction
-# ids are re-written by `mix`.
-MIXED_TABLES = ("concerns", "concern_grants", "messages", "attachments", "submission_tokens",
-                "pending_records")
+# Tables the anonymous side writes to (or whose rows its actions write), with their key column:
+# their rows' storage order and (PostgreSQL) transaction ids are re-written by `mix`.
+MIXED_TABLES = (("concerns", "id"), ("concern_grants", "id"), ("messages", "id"),
+                ("attachments", "id"), ("submission_tokens", "id"), ("pending_records", "id"),
+                ("records", "id"), ("survey_invitation_codes", "id"), ("spent_tokens", "digest"),
+                ("rate_counters", "key"))
 
 
 def mix(db: Session) -> int:
-    """Re-write every row of the anonymous side's tables, in random order, in one transaction
-    (PostgreSQL only; SQLite keeps these tables in random-id order and has no transaction ids).
+    """Re-write every row of the anonymous side's tables, in random order, in one transaction.
 
     On PostgreSQL a row's ``xmin`` is the id of the transaction that last wrote it, and ids of
     transactions that wrote audit rows (which carry times) bracket it, so a reporter's write
-    could be dated to seconds by a reader of the live database; and a table's physical order is
-    the order rows were written, which a pg_dump keeps. After `mix` every such row carries the
-    mix's transaction id and sits in random order, so nothing finer than the last mix (and the
-    day, which `received_on` and `created_on` state anyway) is left. Run it often (the systemd
-    timer runs it hourly, and `speakup purge` daily); VACUUM afterwards removes the old row
-    versions from the files. Returns the number of rows re-written.
+    (a concern, a message, a settled batch of survey answers or equality facts, a sign-in's
+    spent challenge, a counter) could be dated to seconds by a reader of the live database; and
+    a table's physical order is the order rows were written, which a pg_dump keeps. After `mix`
+    every such row carries the mix's transaction id and sits in random order, so nothing finer
+    than the last mix (and the day, which `received_on` and `created_on` state anyway) is left
+    to a reader with the application's role. Run it often (the systemd timer runs it hourly,
+    and `speakup purge` daily); VACUUM afterwards removes the old row versions from the files.
+    Returns the number of rows re-written.
+
+    On SQLite the tables are kept in random-id order already and there are no transaction ids;
+    the caller runs `vacuum_sqlite` after committing, which rebuilds the file so that not even
+    the order of cells within a page follows the order of writing.
+
+    Not covered (outside what a reader with the application's role sees): PostgreSQL's write-
+    ahead log and its archives (point-in-time-recovery backups, replicas) and TOAST tables hold
+    commit order and the original transaction ids; see the README's threat model.
     """
     if db.get_bind().dialect.name != "postgresql":
         return 0
     total = 0
     rng = secrets.SystemRandom()
-    for table in MIXED_TABLES:
-        ids = list(db.scalars(text(f"SELECT id FROM {table}")))  # noqa: S608 - fixed names
-        rng.shuffle(ids)
-        for row_id in ids:
-            db.execute(text(f"UPDATE {table} SET id = id WHERE id = :i"), {"i": row_id})  # noqa: S608
-        total += len(ids)
+    for table, key in MIXED_TABLES:
+        keys = list(db.scalars(text(f"SELECT {key} FROM {table}")))  # noqa: S608 - fixed names
+        rng.shuffle(keys)
+        for value in keys:
+            db.execute(text(f"UPDATE {table} SET {key} = {key} WHERE {key} = :k"),  # noqa: S608
+                       {"k": value})
+        total += len(keys)
     db.flush()
     return total
+
+
+def vacuum_sqlite(engine: Engine) -> None:
+    """Rebuild a SQLite file (VACUUM, outside any transaction): rows are rewritten in key order,
+    so the order in which cells were written within a page is gone too. No-op elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
+    finally:
+        raw.close()

@@ -80,3 +80,23 @@ class InvitationCode(Base):
                                          index=True)
     code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     keyed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IssuedCode(Base):
+    """Every code issued for a wave (a keyed digest), spent or not, until the wave closes.
+
+    The code form checks a code against this table, so entering a code says only whether it
+    was issued for an open wave, never whether it was already used: whoever holds the code list
+    cannot probe which colleagues have answered. Whether a code is unspent is learnt only by
+    submitting answers with it, which spends it (`InvitationCode`). Rows are written in random
+    order and deleted when the wave closes.
+    """
+
+    __tablename__ = "survey_issued_codes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("survey_waves.id", ondelete="CASCADE"),
+                                         index=True)
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    keyed: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -25,10 +25,10 @@ from config.settings import Settings
 from config.vocabulary import PREFER_NOT_TO_SAY
 from core import audit, unlinkable
 from core.db import today
-from core.encryption import keyed_digest, new_id, server_key, token_digest
+from core.encryption import keyed_digest, new_id, pad, server_key, token_digest, unpad
 from core.themes import engine as theme_engine
 from surveys.definition import DefinitionError, SurveyDefinition, parse_definition
-from surveys.models import DEMOGRAPHIC_COLUMNS, InvitationCode, Survey, SurveyWave
+from surveys.models import DEMOGRAPHIC_COLUMNS, InvitationCode, IssuedCode, Survey, SurveyWave
 
 CODE_GROUPS = 3
 
@@ -151,6 +151,7 @@ def close_wave(db: Session, *, wave_: SurveyWave, actor: str, settings: Settings
     wave_.open_link = None
     unlinkable.settle(db, stream=stream_of(wave_), settings=settings, force=True)
     db.execute(delete(InvitationCode).where(InvitationCode.wave_id == wave_.id))
+    db.execute(delete(IssuedCode).where(IssuedCode.wave_id == wave_.id))
     audit.record(db, actor=actor, action="survey.close", target=f"wave:{wave_.id}")
     db.flush()
     return wave_
@@ -164,13 +165,14 @@ def _code_key(settings: Settings) -> bytes:
     return server_key(settings.staff_secret, "survey-code")
 
 
-def _code_rows(code: str, settings: Settings) -> ColumnElement[bool]:
+def _code_rows(code: str, settings: Settings,
+               table: type[InvitationCode] | type[IssuedCode] = InvitationCode) -> (
+        ColumnElement[bool]):
     """The condition matching ``code``'s row: its keyed digest, or (codes issued by the first
     release) its plain SHA-256 digest."""
     normal = _normalise_code(code)
-    return or_(InvitationCode.code_digest == keyed_digest(_code_key(settings), normal),
-               (InvitationCode.code_digest == token_digest(normal))
-               & InvitationCode.keyed.is_(False))
+    return or_(table.code_digest == keyed_digest(_code_key(settings), normal),
+               (table.code_digest == token_digest(normal)) & table.keyed.is_(False))
 
 
 def generate_codes(db: Session, *, wave_: SurveyWave, count: int, actor: str,
@@ -186,9 +188,14 @@ def generate_codes(db: Session, *, wave_: SurveyWave, count: int, actor: str,
         raw = base64.b32encode(secrets.token_bytes(10)).decode()[: 4 * CODE_GROUPS]
         codes.append("-".join(raw[i : i + 4] for i in range(0, len(raw), 4)))
     key = _code_key(settings)
-    db.add_all(InvitationCode(id=new_id(), wave_id=wave_.id,
-                              code_digest=keyed_digest(key, _normalise_code(c)))
-               for c in codes)
+    # Stored in an order unrelated to the list handed out (a table's storage order is the
+    # order rows were written): nothing ties a row to a line of the mail merge.
+    stored = list(codes)
+    secrets.SystemRandom().shuffle(stored)
+    digests = [keyed_digest(key, _normalise_code(c)) for c in stored]
+    db.add_all(InvitationCode(id=new_id(), wave_id=wave_.id, code_digest=d) for d in digests)
+    secrets.SystemRandom().shuffle(digests)
+    db.add_all(IssuedCode(id=new_id(), wave_id=wave_.id, code_digest=d) for d in digests)
     wave_.codes_issued = (wave_.codes_issued or 0) + count
     audit.record(db, actor=actor, action="survey.codes", target=f"wave:{wave_.id}",
                  detail=str(count))
@@ -205,10 +212,11 @@ def check_code(db: Session, *, wave_: SurveyWave, code: str, settings: Settings)
 
 
 def wave_for_code(db: Session, code: str, settings: Settings) -> SurveyWave:
-    """The open wave a code belongs to. Raises :class:`CodeError` or SurveyClosedError."""
-    found = db.scalar(select(InvitationCode).where(_code_rows(code, settings)))
+    """The open wave a code was issued for, spent or not (see `IssuedCode`: entering a code
+    never tells whether it was used). Raises :class:`CodeError` or SurveyClosedError."""
+    found = db.scalar(select(IssuedCode).where(_code_rows(code, settings, IssuedCode)))
     if found is None:
-        raise CodeError("That code is not right, or it has already been used.")
+        raise CodeError("That code is not right. Check it against your invitation.")
     wave_ = db.get(SurveyWave, found.wave_id)
     if wave_ is None or wave_.status != "open":
         raise SurveyClosedError("This survey is not open at the moment.")
@@ -319,8 +327,8 @@ _COMMENT_PURPOSE = "survey-comment"
 
 def comment_text(comment: Comment, analysis_private: bytes) -> str:
     """A comment's text, opened with the analysis private key (an EDI lead's session)."""
-    return orgkeys.open_for_analysis(analysis_private, comment.text_sealed,
-                                     purpose=_COMMENT_PURPOSE).decode()
+    return unpad(orgkeys.open_for_analysis(analysis_private, comment.text_sealed,
+                                           purpose=_COMMENT_PURPOSE)).decode()
 
 
 def _payload(db: Session, *, definition: SurveyDefinition, answers: Mapping[str, object],
@@ -335,7 +343,7 @@ def _payload(db: Session, *, definition: SurveyDefinition, answers: Mapping[str,
             continue
         if q.kind == "text" and isinstance(value, str):
             themes, tone = _comment_tags(db, value, settings)
-            sealed = orgkeys.seal_for_analysis(db, settings, value.encode(),
+            sealed = orgkeys.seal_for_analysis(db, settings, pad(value.encode()),
                                                purpose=_COMMENT_PURPOSE)
             comments.append({"q": q.id, "t": themes, "tone": tone,
                              "x": base64.b64encode(sealed).decode()})

@@ -14,7 +14,13 @@ from sqlalchemy import select, text
 
 from core import unlinkable
 from core.audit import record
-from core.encryption import DecryptionError, concern_context, generate_keypair, open_with_private_key
+from core.encryption import (
+    DecryptionError,
+    concern_context,
+    generate_keypair,
+    open_with_private_key,
+    unpad,
+)
 from speakup import services as concern_services
 from speakup.models import Concern, ConcernGrant
 from surveys import definition as definitions
@@ -132,7 +138,7 @@ def test_live_reader_and_dump_cannot_link_a_code_to_an_answer(db, settings, wave
         xmins = set(_xmins(db, "records", "id").values())
         assert len(xmins) == 1  # one transaction for the whole batch: no order in it
     # The attacker pairs the k-th pending row they saw with the k-th settled record.
-    answers_in_order = [services._response(unlinkable._open(settings, stream, blob)[16:])
+    answers_in_order = [services._response(unpad(unlinkable._open(settings, stream, blob))[16:])
                         .demographics["band"]
                         for blob in (db.scalar(text("SELECT sealed FROM records WHERE id = :i"),
                                                {"i": i}) for i in settled_ids)]
@@ -153,7 +159,7 @@ def test_a_dump_holds_no_answer_or_demographic_in_the_clear(db, settings, wave) 
              *db.scalars(text("SELECT sealed FROM pending_records"))]
     assert len(blobs) == len(BANDS)  # closing settled the rest (padded with settled ones)
     for blob in blobs:
-        for marker in (b"roles_fair", b"agree", b"band", b"8a"):
+        for marker in (b"roles_fair", b"agree", b'"band"', b'"8a"'):
             assert marker not in blob
     assert db.scalar(text("SELECT count(*) FROM survey_invitation_codes")) == 0
 
@@ -258,6 +264,10 @@ def test_ids_do_not_date_a_submission(app, client, database, settings, guardian)
         if db.get_bind().dialect.name == "postgresql":
             xmins = set(_xmins(db, "concerns", "id").values())
             assert len(xmins) == 1  # every concern last written by the one mix transaction
+            # ... and so is every equality record and spent token (a settled batch was dated
+            # by the transaction of the eleventh concern before the second review).
+            for table, key in (("records", "id"), ("pending_records", "id")):
+                assert set(_xmins(db, table, key).values()) <= xmins
             audit_x = [int(x) for x in db.scalars(text(
                 "SELECT xmin::text::bigint FROM audit_events"))]
             assert all(x < min(xmins) for x in audit_x)  # nothing between the audit rows
@@ -281,7 +291,8 @@ def test_excluded_guardian_learns_nothing_from_the_return_or_the_audit_log(
     sam = app.test_client()
     login(sam, second_guardian)
     audit_page = sam.get("/staff/audit").data.decode()
-    assert ref not in audit_page and "a case you cannot open" in audit_page
+    # Not even the events about it (their times and details would date and describe it).
+    assert ref not in audit_page and "case.view" not in audit_page.replace("case.views", "")
     page = sam.get("/staff/export").data.decode()
     today = date.today().isoformat()
     response = sam.post("/staff/export", data={"csrf_token": csrf_token(page), "start": today,
@@ -332,3 +343,107 @@ def test_a_copied_form_is_not_a_second_receipt(app, client, guardian) -> None:
     body = response.data.decode()
     assert response.status_code == 409 and "already sent" in body and receipt not in body
     assert not re.search(r'id="receipt"', body)
+
+
+# --- the second review's attacks (a fresh-eyes attack on this design) --------------------------
+
+
+def test_swapping_guardians_names_sends_the_concern_to_nobody_excluded(
+        app, client, database, settings, guardian, second_guardian) -> None:
+    """Swapping two guardians' names made the form's "exclude Sam" checkbox carry Gina's id:
+    the excluded guardian received the concern. Names are in the key binding now."""
+    with database.session() as db:
+        db.execute(text("UPDATE staff_users SET name = 'Swap' WHERE id = :i"), {"i": guardian.id})
+        db.execute(text("UPDATE staff_users SET name = :n WHERE id = :i"),
+                   {"n": guardian.name, "i": second_guardian.id})
+        db.execute(text("UPDATE staff_users SET name = :n WHERE id = :i"),
+                   {"n": second_guardian.name, "i": guardian.id})
+    page = client.get("/concern/new").data.decode()
+    # Neither guardian is offered (their bindings fail), and nothing is sealed to them.
+    assert guardian.name not in page and second_guardian.name not in page
+    from tests.conftest import csrf_token, form_token
+
+    response = client.post("/concern/new", data={
+        "csrf_token": csrf_token(page), "form_token": form_token(page), "text": "Sam bullies me",
+        "kind": "other", "identity_mode": "anonymous"}, content_type="multipart/form-data")
+    assert response.status_code == 400  # no guardian can receive it: refused, nothing saved
+    with database.session() as db:
+        assert db.scalar(text("SELECT count(*) FROM concern_grants")) == 0
+
+
+def test_codes_are_not_stored_in_the_order_of_the_list(db, settings, wave) -> None:
+    codes = services.generate_codes(db, wave_=wave, count=60, actor="t", settings=settings)
+    db.commit()
+    from core.encryption import keyed_digest, server_key
+
+    key = server_key(settings.staff_secret, "survey-code")
+    position = {keyed_digest(key, c.replace("-", "")): i for i, c in enumerate(codes)}
+    for table in ("survey_invitation_codes", "survey_issued_codes"):
+        stored = [position[d] for d in _physical_order(db, table, "code_digest")]
+        assert stored != sorted(stored) and stored != sorted(stored, reverse=True)
+
+
+def test_records_of_a_stream_all_have_one_length(db, settings, wave) -> None:
+    """Lengths tied a pending answer to its settled record (the plaintext was re-sealed as it
+    was); records are padded to size classes now."""
+    codes = services.generate_codes(db, wave_=wave, count=12, actor="t", settings=settings)
+    for i, code in enumerate(codes):
+        services.submit_response(db, wave_=wave, code=code, settings=settings, answers={
+            "roles_fair": "agree", "band": BANDS[i % len(BANDS)],
+            "fairer_progression": "Advertise every post." * (i % 4)})
+    db.commit()
+    lengths = {len(b) for b in db.scalars(text("SELECT sealed FROM records"))} | {
+        len(b) for b in db.scalars(text("SELECT sealed FROM pending_records"))}
+    assert len(lengths) == 1
+
+
+def test_duplicated_pending_rows_do_not_settle_a_batch_or_count_twice(db, settings) -> None:
+    stream = "test:copies"
+    unlinkable.add(db, stream=stream, payload=b"only one", settings=settings,
+                   lane=unlinkable.CORRECTION)
+    db.commit()
+    row = db.execute(text("SELECT stream, lane, sealed FROM pending_records")).one()
+    for i in range(settings.batch_size):
+        db.execute(text("INSERT INTO pending_records (id, stream, lane, sealed) "
+                        "VALUES (:i, :s, :l, :b)"),
+                   {"i": f"{i:032d}", "s": row.stream, "l": row.lane, "b": row.sealed})
+    db.commit()
+    unlinkable.settle(db, stream=stream, settings=settings)
+    db.commit()
+    assert unlinkable.read(db, stream=stream, settings=settings) == []  # one correction: waits
+    unlinkable.settle(db, stream=stream, settings=settings, lanes=(unlinkable.NEW,),
+                      force=True)
+    assert unlinkable.pending(db, stream=stream) == settings.batch_size + 1
+
+
+def test_a_removed_file_is_noticed(app, client, database, settings, guardian) -> None:
+    import io
+
+    from tests.conftest import reporter_sign_in, submit_concern, tiny_pdf
+
+    receipt, _ = submit_concern(client, "With a file", files=[(io.BytesIO(tiny_pdf()), "a.pdf")])
+    with database.session() as db:
+        db.execute(text("DELETE FROM attachments"))
+    reporter = reporter_sign_in(app.test_client(), receipt)
+    with database.session() as db:
+        access = concern_services.open_with_receipt(db, receipt=receipt, settings=settings)
+        with pytest.raises(concern_services.CaseTamperedError):
+            concern_services.reporter_case(db, access=access)
+    assert reporter is not None
+
+
+def test_sqlite_keeps_no_write_ahead_log(database, settings, client, guardian) -> None:
+    """A copy of a running instance's SQLite WAL file listed commits in order."""
+    from pathlib import Path
+
+    from tests.conftest import submit_concern
+
+    if not database.is_sqlite:
+        with database.session() as db:  # PostgreSQL: its WAL is the server's (README)
+            assert db.scalar(text("SELECT 1")) == 1
+        return
+    submit_concern(client, "No WAL")
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    assert not Path(f"{path}-wal").exists()
+    with database.session() as db:
+        assert db.scalar(text("PRAGMA journal_mode")) == "delete"

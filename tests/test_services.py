@@ -53,7 +53,8 @@ def test_excluded_guardian_never_gets_the_key(db, settings, guardian, second_gua
     with pytest.raises(services.ConcernInvalidError):
         services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=second_guardian.id,
                         settings=settings)
-    assert [g.id for g in services.assignable_guardians(db, case=row.record)] == [guardian.id]
+    assert [g.id for g in services.assignable_guardians(db, case=row.record,
+                                                                 settings=settings)] == [guardian.id]
 
 
 def test_excluding_every_guardian_is_refused(db, settings, guardian) -> None:

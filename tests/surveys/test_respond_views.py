@@ -29,7 +29,7 @@ def _enter(client, code: str):
     return client.post("/survey/", data={"csrf_token": csrf_token(page), "code": code})
 
 
-def test_answering_with_a_code(client, database, settings, codes) -> None:
+def test_answering_with_a_code(app, client, database, settings, codes) -> None:
     assert _enter(client, codes[0][0]).status_code == 302
     page = client.get("/survey/answer").data.decode()
     assert "Roles here are advertised and filled fairly." in page
@@ -39,8 +39,15 @@ def test_answering_with_a_code(client, database, settings, codes) -> None:
     assert done.status_code == 200 and "Your answers have been saved" in done.data.decode()
     again = client.get("/survey/answer")
     assert again.status_code == 302  # the code is gone from the session
-    used = _enter(client, codes[0][0])
-    assert used.status_code == 400 and "already been used" in used.data.decode()
+    # Entering a spent code does not say it was spent (whoever holds the code list could probe
+    # who has answered); sending answers with it does, and stores nothing.
+    other = app.test_client()  # another browser (this one remembers that it answered)
+    assert _enter(other, codes[0][0]).status_code == 302
+    page = other.get("/survey/answer").data.decode()
+    again = other.post("/survey/answer", data={"csrf_token": csrf_token(page),
+                                                "roles_fair": "disagree"})
+    assert again.status_code == 400 and "already been used" in again.data.decode()
+    assert _enter(other, "ABCD-EFGH-JKLM").status_code == 400  # never issued
     with database.session() as db:
         [response] = settled_responses(db, settings, db.get(SurveyWave, codes[2]))
         assert response.answers["roles_fair"] == ("agree",)

@@ -32,12 +32,12 @@ def upgrade() -> None:
                                            nullable=True))
     op.add_column('staff_users', sa.Column('totp_secret_by_key', sa.LargeBinary(), nullable=True))
     users = sa.table('staff_users', sa.column('id'), sa.column('role'), sa.column('email'),
-                     sa.column('public_key'), sa.column('public_key_binding'))
-    for row in bind.execute(sa.select(users.c.id, users.c.role, users.c.email,
+                     sa.column('name'), sa.column('public_key'), sa.column('public_key_binding'))
+    for row in bind.execute(sa.select(users.c.id, users.c.role, users.c.email, users.c.name,
                                       users.c.public_key)).all():
         bind.execute(users.update().where(users.c.id == row.id).values(
-            public_key_binding=bind_public_key(binding_key, f"{row.role}:{row.email}",
-                                               row.public_key)))
+            public_key_binding=bind_public_key(
+                binding_key, f"{row.id}:{row.role}:{row.email}:{row.name}", row.public_key)))
     with op.batch_alter_table('staff_users') as batch:
         batch.alter_column('public_key_binding', existing_type=sa.LargeBinary(length=32),
                            nullable=False)

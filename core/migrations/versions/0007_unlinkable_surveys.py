@@ -44,9 +44,10 @@ def _analysis_public_key(bind, settings) -> bytes:
     context_ = b"speakup/org-key/analysis"
     granted = 0
     for row in bind.execute(sa.text(
-            "SELECT id, role, email, public_key, public_key_binding FROM staff_users "
+            "SELECT id, role, email, name, public_key, public_key_binding FROM staff_users "
             "WHERE role = 'edi' AND disabled = :f ORDER BY id"), {"f": False}):
-        if public_key_bound(binding_key, f"{row.role}:{row.email}", row.public_key,
+        if public_key_bound(binding_key, f"{row.id}:{row.role}:{row.email}:{row.name}",
+                            row.public_key,
                             row.public_key_binding):
             bind.execute(sa.text("INSERT INTO org_key_grants (name, staff_id, key_sealed) "
                                  "VALUES ('analysis', :s, :k)"),
@@ -110,6 +111,8 @@ def upgrade() -> None:
     # Invitation codes: only the unspent ones survive, with random ids.
     unused = bind.execute(sa.text("SELECT wave_id, code_digest FROM survey_invitation_codes "
                                   "WHERE used = :f"), {"f": False}).all()
+    all_codes = bind.execute(sa.text(
+        "SELECT wave_id, code_digest FROM survey_invitation_codes")).all()
     op.drop_table('survey_invitation_codes')
     op.create_table('survey_invitation_codes',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -122,11 +125,30 @@ def upgrade() -> None:
     **NO_ROWID)
     op.create_index(op.f('ix_survey_invitation_codes_wave_id'), 'survey_invitation_codes',
                     ['wave_id'], unique=False)
+    op.create_table('survey_issued_codes',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('wave_id', sa.Integer(), nullable=False),
+    sa.Column('code_digest', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('keyed', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['wave_id'], ['survey_waves.id'], name=op.f('fk_survey_issued_codes_wave_id_survey_waves'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_issued_codes')),
+    sa.UniqueConstraint('code_digest', name=op.f('uq_survey_issued_codes_code_digest')),
+    **NO_ROWID)
+    op.create_index(op.f('ix_survey_issued_codes_wave_id'), 'survey_issued_codes',
+                    ['wave_id'], unique=False)
     codes = sa.table('survey_invitation_codes', sa.column('id'), sa.column('wave_id'),
                      sa.column('code_digest'), sa.column('keyed'))
+    issued = sa.table('survey_issued_codes', sa.column('id'), sa.column('wave_id'),
+                      sa.column('code_digest'), sa.column('keyed'))
     if unused:
         bind.execute(codes.insert(), [{"id": new_id(), "wave_id": w, "code_digest": d,
                                        "keyed": False} for w, d in unused])
+    open_waves = {w for (w,) in bind.execute(sa.text(
+        "SELECT id FROM survey_waves WHERE status = 'open'"))}
+    every = [{"id": new_id(), "wave_id": w, "code_digest": d, "keyed": False}
+             for w, d in all_codes if w in open_waves]
+    if every:
+        bind.execute(issued.insert(), every)
 
     # Responses: one sealed record each, a shuffled batch per wave.
     analysis_public = _analysis_public_key(bind, settings)

@@ -135,7 +135,7 @@ def upgrade() -> None:
     messages = _rows(bind, "SELECT * FROM messages ORDER BY id")
     attachments = _rows(bind, "SELECT * FROM attachments ORDER BY id")
     staff = {r["id"]: r for r in _rows(
-        bind, "SELECT id, role, email, public_key, public_key_binding FROM staff_users")}
+        bind, "SELECT id, role, email, name, public_key, public_key_binding FROM staff_users")}
     analysis_public = bind.execute(sa.text(
         "SELECT public_key FROM org_keys WHERE name = 'analysis'")).scalar_one()
 
@@ -203,7 +203,8 @@ def upgrade() -> None:
     for g in grants:
         user = staff.get(g["staff_id"])
         legacy = None
-        if user is not None and public_key_bound(binding_key, f"{user['role']}:{user['email']}",
+        if user is not None and public_key_bound(binding_key,
+                                                 f"{user['id']}:{user['role']}:{user['email']}:{user['name']}",
                                                  user["public_key"], user["public_key_binding"]):
             legacy = seal_to_public_key(
                 user["public_key"], json.dumps(records[g["concern_id"]]).encode(),
