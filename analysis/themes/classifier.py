@@ -279,8 +279,11 @@ class ThemeModel:
 
 def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
           options: TrainingOptions | None = None, themes: Sequence[str] | None = None,
-          prior: ThemeModel | None = None) -> ThemeModel:
+          prior: ThemeModel | None = None, weights: Sequence[float] | None = None) -> ThemeModel:
     """A model trained on ``examples`` for ``themes`` (default: the taxonomy's themes).
+
+    ``weights`` (one per example, default 1) scale each comment's share of the loss: a real
+    staff comment can count for several written ones.
 
     With a ``prior`` model, training starts from its weights and biases and the L2 penalty pulls
     towards them instead of towards zero (a Gaussian prior centred on the prior model): a few
@@ -307,6 +310,9 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     if n == 0:
         raise ModelError("no training examples")
     y = np.array(labels, dtype=np.float64).reshape(n, len(theme_list))
+    example_weight = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if example_weight.shape != (n,) or not (np.isfinite(example_weight).all() and (example_weight > 0).all()):
+        raise ModelError("weights must be one positive number per example")
     positives = y.sum(axis=0)
     lacking = [t for t, p in zip(theme_list, positives, strict=True) if p == 0 or p == n]
     if lacking:
@@ -336,9 +342,12 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     movable = np.array([counts[name] >= options.min_count for name in names],
                        dtype=np.float64).reshape(n_features, 1)
 
-    sample_weight = np.where(y > 0, ((n - positives) / positives) ** options.positive_weight, 1.0)
+    weighted_positives = example_weight @ y
+    weighted_negatives = example_weight.sum() - weighted_positives
+    sample_weight = np.where(y > 0, (weighted_negatives / weighted_positives) ** options.positive_weight,
+                             1.0) * example_weight[:, None]
     centre = np.zeros((n_features, n_themes))
-    bias = np.log(positives / (n - positives))
+    bias = np.log(weighted_positives / weighted_negatives)
     if prior is not None:
         prior_rows = [index[name] for name in prior.vocabulary]
         prior_ids = list(prior.vocabulary.values())

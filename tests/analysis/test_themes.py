@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from analysis import AnalysisError
 from analysis.themes.classifier import ThemeModel, TrainingOptions, train
-from analysis.themes.emerging import emerging_phrases
+from analysis.themes.emerging import FUNCTION_WORDS, GENERIC_WORDS, PRONOUNS, emerging_phrases
 from analysis.themes.engine import ThemeEngine
 from analysis.themes.errors import LabelledDataError, ModelError, TaxonomyError
 from analysis.themes.evaluation import evaluate_engine, format_report
@@ -268,6 +268,36 @@ def test_emerging_phrases_find_recurring_issues_outside_the_taxonomy(rules: Them
     assert not any("friends" in p or "passed" in p for p in phrases)  # covered by themes
     top = next(p for p in found if "car park" in p.phrase)
     assert top.comments == 8 and len(top.examples) == 3 and top.keyness > 0
+
+
+def test_emerging_phrases_skip_pronouns_and_mere_times(rules: ThemeEngine) -> None:
+    """The demo's noise ("nurse i keep being told", "time someone"): phrases across a pronoun, or
+    of time and quantity words only, are never reported; the issue in the same comments is."""
+    comments = []
+    for i in range(6):
+        comments.append((f"a{i}", "As an internationally educated nurse I keep being told I don't "
+                                  "have UK experience, after seven years on this ward."))
+        comments.append((f"b{i}", "I have applied six times. Each time someone with less experience "
+                                  "got it, three years ago and again this year."))
+        comments.append((f"c{i}", "The staff lockers in the basement were broken into again."))
+    phrases = [p.phrase for p in emerging_phrases(comments, matcher=rules.matcher, min_comments=3)]
+    assert any("staff lockers" in p for p in phrases)
+    assert not any(word in p.split() for p in phrases for word in ("i", "someone"))
+    assert not any(p in ("three years", "years ago", "seven years", "six times") for p in phrases)
+
+
+def test_emerging_phrases_on_real_staff_text_name_things_not_times(rules: ThemeEngine) -> None:
+    """On the real corpus's development rows (what staff said in public about many things), the
+    phrases are things and roles, never a pronoun or a bare time, and distinctive (G2 >= 3.84)."""
+    with (ROOT / "tests" / "data" / "real_staff_text.csv").open(encoding="utf-8", newline="") as f:
+        comments = [(r["id"], r["text"]) for r in csv.DictReader(f) if r["split"] == "dev_real"]
+    found = emerging_phrases(comments, matcher=rules.matcher, min_comments=5, top=30)
+    assert found
+    for phrase in found:
+        words = phrase.phrase.split()
+        assert not PRONOUNS & set(words), phrase
+        assert not all(w.isdigit() or w in GENERIC_WORDS or w in FUNCTION_WORDS for w in words), phrase
+        assert phrase.keyness >= 3.84
 
 
 def test_emerging_phrases_of_nothing_is_empty(rules: ThemeEngine) -> None:
