@@ -85,12 +85,16 @@ def embed(encoder: SentenceEncoder, examples: Sequence[LabelledExample]) -> _Flo
 def _embedding_probabilities(model: EmbeddingModel, examples: Sequence[LabelledExample],
                              engine: ThemeEngine, encoder: SentenceEncoder,
                              themes: Sequence[str]) -> _Floats:
-    """The engine's embedding probabilities (best window; 0 for blank or non-English text)."""
+    """The engine's embedding probabilities (best window; 0 for blank or non-English text, and
+    for themes the rules found only denied or negated, as the engine does)."""
     layer = EmbeddingLayer(encoder, model)
     out = np.zeros((len(examples), len(themes)))
-    english = [i for i, e in enumerate(examples) if engine.analyse(e.text) is not None]
+    analyses = [engine.analyse(e.text) for e in examples]
+    english = [i for i, a in enumerate(analyses) if a is not None]
     for i, scores in zip(english, layer.scores([examples[i].text for i in english]), strict=True):
-        out[i] = [scores.probabilities.get(t, 0.0) for t in themes]
+        analysis = analyses[i]
+        ruled_out = engine.matcher.ruled_out(analysis) if analysis is not None else set()
+        out[i] = [0.0 if t in ruled_out else scores.probabilities.get(t, 0.0) for t in themes]
     return out
 
 

@@ -283,6 +283,26 @@ class RuleMatcher:
         return hits
 
 
+    def ruled_out(self, analysis: Analysis) -> set[str]:
+        """Themes whose patterns match only where the comment denies, negates or imagines them
+        ("I have never been bullied", "if I was bullied I would know who to tell"): the rules
+        read those words and found the theme absent. The supervised layers see the topic better
+        than the polarity, so the engine does not let them assign these themes."""
+        if not analysis.english:
+            return set()
+        negations = self.taxonomy.scope.negations
+        absent: set[str] = set()
+        present: set[str] = set()
+        for pattern, start, _end in self._index.find(analysis.words, analysis.stems):
+            dropped = analysis.denied[start] or (analysis.negated[start] and pattern.negatable
+                                                 and analysis.stems[start] not in negations)
+            if dropped or analysis.factor[start] < 0.5:
+                absent.add(pattern.theme)
+            else:
+                present.add(pattern.theme)
+        return absent - present
+
+
 def _without_nested(texts: list[str]) -> list[str]:
     """``texts`` without any that is contained in another (keeps the longer evidence)."""
     return [t for t in texts if not any(t != other and t in other for other in texts)]
