@@ -358,22 +358,23 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
                 bias[t] = prior.bias[column]
     bias_centre = bias.copy()
     bias_penalty = options.l2 if prior is not None else 0.0
-    weights = centre.copy()
-    moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros(n_themes), np.zeros(n_themes)]
+    coefficients = centre.copy()
+    moments = [np.zeros_like(coefficients), np.zeros_like(coefficients),
+               np.zeros(n_themes), np.zeros(n_themes)]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, options.steps + 1):
         logits = np.empty((n, n_themes))
         for t in range(n_themes):
-            logits[:, t] = np.bincount(rows, weights=weights[cols, t] * values, minlength=n)
+            logits[:, t] = np.bincount(rows, weights=coefficients[cols, t] * values, minlength=n)
         logits += bias
         error = (1.0 / (1.0 + np.exp(-logits)) - y) * sample_weight
-        grad_w = np.empty_like(weights)
+        grad_w = np.empty_like(coefficients)
         for t in range(n_themes):
             grad_w[:, t] = np.bincount(cols, weights=error[rows, t] * values, minlength=n_features)
-        grad_w += penalty * (weights - centre)
+        grad_w += penalty * (coefficients - centre)
         grad_w *= movable
         grad_b = error.sum(axis=0) + bias_penalty * (bias - bias_centre)
-        for k, (param, grad) in enumerate(((weights, grad_w), (bias, grad_b))):
+        for k, (param, grad) in enumerate(((coefficients, grad_w), (bias, grad_b))):
             m, v = moments[2 * k], moments[2 * k + 1]
             m *= beta1
             m += (1 - beta1) * grad
@@ -392,6 +393,6 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     if prior is not None:
         metadata["prior"] = {"trained_at": prior.metadata.get("trained_at"),
                              "examples": prior.metadata.get("examples")}
-    if not math.isfinite(float(np.abs(weights).sum())):
+    if not math.isfinite(float(np.abs(coefficients).sum())):
         raise ModelError("training diverged; lower the learning rate")
-    return ThemeModel(theme_list, names, weights, bias, metadata)
+    return ThemeModel(theme_list, names, coefficients, bias, metadata)

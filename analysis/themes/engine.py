@@ -13,11 +13,14 @@ a theme is assigned exactly when its score reaches the taxonomy's ``threshold``.
 
 The n-gram and embedding layers can add a theme the rules missed but cannot remove one the
 rules found (edit the taxonomy for that). The embedding layer sees a comment's topic better than
-its polarity, so it may not add a theme whose patterns the rules found only denied, negated or
-imagined ("I have never been bullied": `RuleMatcher.ruled_out`); its probability counts as 0. Evidence lists the text of the rule matches and, when
-the base score alone would not have assigned the theme, the words that pushed the n-gram
-model's probability up most; for a theme only the embedding layer found, the sentence that
-carries it (see `analysis.themes.embedding`). Tone is computed separately, never used for themes.
+its polarity, so it may not add a theme the rules read as absent (patterns found only denied,
+negated or imagined, "I have never been bullied", or a theme's ``absent`` patterns, "I feel
+safe to speak up": `RuleMatcher.ruled_out`); its probability counts as 0 there.
+
+Evidence lists the text of the rule matches and, when the base score alone would not have
+assigned the theme, the words that pushed the n-gram model's probability up most; for a theme
+only the embedding layer found, the sentence that carries it (see `analysis.themes.embedding`).
+Tone is computed separately, never used for themes.
 
 Empty, whitespace-only and non-English comments get no themes and tone 0.0.
 """

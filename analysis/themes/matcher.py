@@ -302,7 +302,8 @@ class RuleMatcher:
                 absent.add(pattern.theme)
             else:
                 present.add(pattern.theme)
-        said_absent = {pattern.theme for pattern, start, _end in self._absent.find(analysis.words, analysis.stems)
+        said_absent = {pattern.theme
+                       for pattern, start, _end in self._absent.find(analysis.words, analysis.stems)
                        if not (analysis.negated[start] or analysis.factor[start] < 0.5)}
         return (absent - present) | said_absent
 
