@@ -330,6 +330,9 @@ def _labelled(paths: tuple[str, ...], engine: ThemeEngine) -> list[LabelledExamp
 @click.option("--extra-training", "extra_files", multiple=True, type=_EXISTING,
               help="With --cross-validate: labelled rows (outside heldout* splits) added to every "
                    "fold's training and never scored, e.g. the written comments beside a real corpus.")
+@click.option("--weight", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True,
+              help="With --cross-validate: how much each LABELLED row counts in training against one "
+                   "--extra-training row (real text is worth several written comments).")
 @click.option("--against", type=_EXISTING,
               help="A second labelling of the same ids: print its agreement with LABELLED instead.")
 @click.option("--taxonomy", type=_EXISTING, help="Taxonomy TOML (default config/themes/taxonomy.toml).")
@@ -338,7 +341,7 @@ def _labelled(paths: tuple[str, ...], engine: ThemeEngine) -> list[LabelledExamp
 @_encoder_options
 def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, resamples: int, cross: bool,
                      folds: int, group_by: str, bootstrap_by: str | None, calibrate_base: bool,
-                     extra_files: tuple[str, ...], against: str | None,
+                     extra_files: tuple[str, ...], weight: float, against: str | None,
                      taxonomy: str | None, model: str | None, no_model: bool, no_embeddings: bool,
                      encoder: str | None, encoder_sha256: str | None, embedding_model: str | None) -> None:
     """Precision, recall, F1 and false alarms per theme on LABELLED (CSV id,text,themes[,split]
@@ -384,7 +387,7 @@ def evaluate_command(labelled: str, only_splits: tuple[str, ...], pooled: bool, 
             extra = _development(_labelled(extra_files, engine)) if extra_files else []
             nested = cross_validate_engine(engine, rows, _encoder(engine, choice), groups=groups, folds=folds,
                                            calibrate_base=calibrate_base, with_ngram_model=not no_model,
-                                           extra=extra)
+                                           extra=extra, weight=weight)
         except AnalysisError as e:
             raise click.ClickException(str(e)) from e
         for title, assigned in (("rules + n-grams + embeddings (thresholds fitted inside each fold)",
@@ -441,12 +444,19 @@ def _describe_embeddings(engine: ThemeEngine) -> str:
 @click.option("--adapt", is_flag=True,
               help="Start from the --model's weights and stay close to them: a trust's few "
                    "hundred labels adjust the shipped model instead of replacing it.")
+@click.option("--extra-training", "extra_files", multiple=True, type=_EXISTING,
+              help="More labelled rows to train on (outside heldout* splits), counted once each "
+                   "against --weight for the LABELLED rows; never used for the held-out figures.")
+@click.option("--weight", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True,
+              help="How much each LABELLED row counts in training against one --extra-training row.")
 def train_command(labelled: tuple[str, ...], output: str, taxonomy: str | None, model: str | None,
-                  l2: float, min_count: int, adapt: bool) -> None:
+                  l2: float, min_count: int, adapt: bool, extra_files: tuple[str, ...],
+                  weight: float) -> None:
     """Retrain the supervised layer on LABELLED files (rows outside any heldout* split) and print
     held-out figures before and after."""
     before = _engine(taxonomy, model, False, with_tone=False)
     examples = _labelled(labelled, before)
+    extra = _development(_labelled(extra_files, before)) if extra_files else []
     # Every held-out split ("heldout", "heldout2", ...) stays out of training.
     training = [e for e in examples if not e.split.startswith(HELDOUT)]
     heldout = [e for e in examples if e.split.startswith(HELDOUT)]
@@ -455,11 +465,12 @@ def train_command(labelled: tuple[str, ...], output: str, taxonomy: str | None, 
         prior = before.model if adapt else None
         if adapt and prior is None:
             raise click.ClickException("--adapt needs a model to start from (--model MODEL.json).")
-        new_model = train(training, matcher=before.matcher, options=options, prior=prior)
+        new_model = train(training + extra, matcher=before.matcher, options=options, prior=prior,
+                          weights=[weight] * len(training) + [1.0] * len(extra))
         new_model.save(output)
     except AnalysisError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"Trained on {len(training)} comments; wrote {output}.")
+    click.echo(f"Trained on {len(training) + len(extra)} comments; wrote {output}.")
     if not heldout:
         click.echo("No held-out rows (split column 'heldout'): nothing to compare on.")
         return
@@ -495,13 +506,15 @@ def _development(examples: list[LabelledExample]) -> list[LabelledExample]:
 @click.option("--extra-training", "extra_files", multiple=True, type=_EXISTING,
               help="Labelled rows (outside heldout* splits) trained on but not used to calibrate the "
                    "thresholds, e.g. the written comments beside a real corpus.")
+@click.option("--weight", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True,
+              help="How much each LABELLED row counts in training against one --extra-training row.")
 @click.option("--taxonomy", type=_EXISTING, help="Taxonomy TOML (default config/themes/taxonomy.toml).")
 @click.option("--model", type=_EXISTING, help="Supervised model JSON (default config/themes/model.json).")
 @_encoder_options
 def train_embeddings_command(labelled: tuple[str, ...], output: str, precision: str, l2: float,
                              positive_weight: float, folds: int, group_by: str, calibrate_base: bool,
-                             extra_files: tuple[str, ...], taxonomy: str | None, model: str | None,
-                             no_embeddings: bool, encoder: str | None,
+                             extra_files: tuple[str, ...], weight: float, taxonomy: str | None,
+                             model: str | None, no_embeddings: bool, encoder: str | None,
                              encoder_sha256: str | None, embedding_model: str | None) -> None:
     """Train the embedding classifier on LABELLED rows outside any heldout* split; thresholds
     calibrated on out-of-fold scores (folds by source, n-gram models retrained per fold)."""
@@ -518,16 +531,17 @@ def train_embeddings_command(labelled: tuple[str, ...], output: str, precision: 
     try:
         scores = out_of_fold_scores(engine, examples, sentence_encoder, groups=groups, folds=folds,
                                     with_ngram_model=engine.model is not None, embedding_options=options,
-                                    extra=extra)
+                                    extra=extra, weight=weight)
         thresholds = fit_thresholds(scores, default_base=tau, calibrate_base=calibrate_base)
         everything = examples + extra
         trained = train_embedding_model(embed(sentence_encoder, everything),
                                         [e.themes for e in everything], themes,
-                                        encoder=sentence_encoder.identity, options=options)
+                                        encoder=sentence_encoder.identity, options=options,
+                                        weights=[weight] * len(examples) + [1.0] * len(extra))
         trained.metadata["files"] = [Path(p).name for p in (*labelled, *extra_files)]
         result = trained.with_thresholds(thresholds, {
             "how": f"out-of-fold scores, {folds} folds by {groups_by}", "comments": len(examples),
-            "extra_training_comments": len(extra),
+            "extra_training_comments": len(extra), "weight": weight,
             "base_thresholds_fitted": calibrate_base})
         result.save(output)
     except AnalysisError as e:

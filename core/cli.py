@@ -311,10 +311,11 @@ def escrow_grant(ref: str, email: str) -> None:
               help="Read the password, then the TOTP code, from standard input.")
 @with_appcontext
 def retrain_themes(email: str, from_stdin: bool) -> None:
-    """Retrain the theme engine on a guardian's reviewed cases (as the Themes page does).
+    """Retrain the theme engine on the real-text corpus and a guardian's reviewed cases (as the
+    retrain page does).
 
     The cases are encrypted, so the guardian signs in (password and TOTP code) to open them
-    in memory; prints the before/after evaluation on the held-out reviewed cases.
+    in memory; prints the before/after evaluation on the real corpus's frozen held-out extracts.
     """
     from analysis.themes.evaluation import format_comparison
     from speakup import themes as concern_themes
@@ -328,9 +329,10 @@ def retrain_themes(email: str, from_stdin: bool) -> None:
         except ConcernInvalidError as e:
             _fail(str(e))
         click.echo(format_comparison(result.before, result.after,
-                                     "Held-out reviewed cases: current engine vs retrained"))
-        click.echo(f"Stored model {result.stored.id}, trained on {result.stored.examples} cases; "
-                   "new concerns use it from now on.")
+                                     f"Real staff text held out from training ({result.after.comments} "
+                                     "extracts): current engine vs retrained"))
+        click.echo(f"Stored model {result.stored.id}, trained on {result.stored.examples} reviewed cases "
+                   "and the real corpus's development rows; new concerns use it from now on.")
 
 
 # --- demo ------------------------------------------------------------------------------------

@@ -13,17 +13,25 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.themes.classifier import ThemeModel
 from analysis.themes.engine import DEFAULT_MODEL, ThemeEngine
+from analysis.themes.labelled import LabelledExample, read_labelled
 from config.settings import Settings
 from core.encryption import derive_subkey, open_sealed, seal
 from speakup.models import ThemeModel as StoredModel
 
 _MODEL_CONTEXT = b"speakup/theme-model"
+REAL_CORPUS: Final = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_staff_text.csv"
+"""What UK health staff said in public, labelled (tests/data/README.md): retraining learns from
+its ``dev_real`` rows and is checked on its frozen ``heldout_real`` rows."""
+REAL_DEVELOPMENT: Final = "dev_real"
+REAL_HELDOUT: Final = "heldout_real"
 _local = threading.local()
 
 
@@ -55,6 +63,13 @@ def _base(settings: Settings) -> ThemeEngine:
         embedding_model=encoder.classifier, sentence_evidence=True)
     _local.base = (encoder, base)
     return base
+
+
+def real_corpus(themes: tuple[str, ...]) -> tuple[list[LabelledExample], list[LabelledExample]]:
+    """The real-text corpus's development rows and frozen held-out rows, labelled with
+    ``themes`` only (`analysis.themes.ThemeError` if the file is missing or malformed)."""
+    rows = read_labelled(REAL_CORPUS, known_themes=themes)
+    return ([e for e in rows if e.split == REAL_DEVELOPMENT], [e for e in rows if e.split == REAL_HELDOUT])
 
 
 def shipped_model() -> ThemeModel | None:

@@ -232,7 +232,8 @@ def retrain() -> Any:
             form.form_errors.append(str(e))
         else:
             flash(f"The theme engine has been retrained on {result.stored.examples} reviewed "
-                  "cases. New concerns are tagged with it from now on.", "success")
+                  "cases and the real staff text it ships with. New concerns are tagged with it "
+                  "from now on.", "success")
             return redirect(url_for("guardian.retrain"))
     status = themes.retrain_status(db(), identity=_identity(), settings=settings())
     return render_template("speakup/retrain.html", form=form, status=status), (

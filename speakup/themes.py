@@ -7,31 +7,31 @@ extract goes into the concern's equality facts, sealed to the analysis key (`spe
 
 On the case page the evidence is recomputed from the decrypted text, so it is never stored.
 Guardians confirm, remove or add themes, or record that no theme applies; a concern with any
-such review is a labelled example that `retrain` learns from. Retraining decrypts the
-guardian's reviewed cases in memory only and keeps only features seen in several of them, and
-the model is stored sealed.
+such review is a labelled example that `retrain` learns from, beside the development part of
+the real-text corpus (`core.themes.real_corpus`); the new model is checked against the one in use
+on the corpus's frozen held-out part. Retraining decrypts the guardian's reviewed cases in
+memory only and keeps only features seen in several training texts, and the model is stored
+sealed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Final
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import StaffUser
 from accounts.services import StaffIdentity
-from analysis.themes.classifier import ThemeModel, TrainingOptions, train
+from analysis.themes.classifier import TrainingOptions, train
 from analysis.themes.engine import ThemeEngine
 from analysis.themes.errors import ThemeError
-from analysis.themes.evaluation import Evaluation, ThemeCounts, evaluate_engine
-from analysis.themes.labelled import DEV, HELDOUT, LabelledExample
+from analysis.themes.evaluation import Evaluation, ThemeCounts, evaluate_models
+from analysis.themes.labelled import DEV, LabelledExample
 from analysis.themes.redaction import redact
 from config.settings import Settings
 from core import audit
@@ -48,14 +48,14 @@ QUOTE_LIMIT: Final = 500
 """Characters of the redacted text kept as the consented quote extract (cut at a word)."""
 MIN_REVIEWED: Final = 10
 """Reviewed cases a guardian needs before retraining is allowed."""
-HOLDOUT_EVERY: Final = 5
-"""Every fifth reviewed case (in the order received) is held out to check the new model."""
 MIN_FEATURE_TEXTS: Final = 3
-"""A word or phrase is kept in a retrained model only if at least this many training cases
-contain it, so a name or a detail from one concern cannot end up in the model."""
-MIN_POSITIVES: Final = 3
-"""A theme is retrained only with at least this many training cases confirmed with it and
-this many without it; other themes keep the current model's weights."""
+"""A word or phrase is kept in a retrained model only if at least this many training texts
+contain it (a word in one case and nowhere else is dropped), so a name or a detail from one
+concern cannot end up in the model."""
+CASE_WEIGHT: Final = 4.0
+"""How much one reviewed case counts in retraining against one real extract of the corpus: the
+trust's own concerns are the text the engine will read, and a few dozen of them must be able
+to move a model fitted to 1,552 extracts."""
 DECISIONS: Final = ("confirmed", "removed")
 
 
@@ -271,7 +271,8 @@ def mark_no_theme(db: Session, *, identity: StaffIdentity, ref: str, settings: S
 
 @dataclass(frozen=True)
 class ThemeComparison:
-    """One theme's results on the held-out cases, with the model before and after."""
+    """One theme's results on the real corpus's frozen held-out extracts, with the model before
+    and after."""
 
     theme_id: str
     label: str
@@ -280,7 +281,7 @@ class ThemeComparison:
 
     @property
     def support(self) -> int:
-        """Held-out cases confirmed with the theme."""
+        """Held-out extracts labelled with the theme."""
         return self.after.support
 
 
@@ -296,6 +297,8 @@ class ModelInfo:
     macro_f1_before: float | None = None
     macro_f1_after: float | None = None
     comparison: list[ThemeComparison] = field(default_factory=list)
+    corpus_rows: int | None = None
+    """Real extracts (the corpus's development part) the model also learnt from."""
 
 
 @dataclass(frozen=True)
@@ -349,8 +352,9 @@ def _staff_name(db: Session, actor: str) -> str:
 
 
 def retrain_status(db: Session, *, identity: StaffIdentity, settings: Settings) -> RetrainStatus:
-    """The model in use (who retrained it, when, on how many cases, and how it compared with
-    the one before on held-out cases) and how many reviewed cases this guardian could use."""
+    """The model in use (who retrained it, when, on how many cases and real extracts, and how it
+    compared with the one before on the real corpus's held-out extracts) and how many reviewed
+    cases this guardian could use."""
     engine = app_themes.engine(db, settings)
     newest = db.scalar(select(StoredModel).order_by(StoredModel.id.desc()).limit(1))
     metadata = engine.model.metadata if engine.model is not None else {}
@@ -359,35 +363,12 @@ def retrain_status(db: Session, *, identity: StaffIdentity, settings: Settings) 
         info = ModelInfo(False, str(metadata.get("trained_at") or "") or None, None,
                          examples if isinstance(examples, int) else None)
     else:
-        heldout = metadata.get("heldout")
+        heldout, corpus = metadata.get("heldout"), metadata.get("corpus_rows")
         info = ModelInfo(True, newest.created_at, _staff_name(db, newest.trained_by),
                          newest.examples, heldout if isinstance(heldout, int) else None,
                          newest.macro_f1_before, newest.macro_f1_after,
-                         _comparison(metadata, engine))
+                         _comparison(metadata, engine), corpus if isinstance(corpus, int) else None)
     return RetrainStatus(info, len(_reviewed(db, identity)))
-
-
-def _combine(new: ThemeModel, current: ThemeModel | None, theme_order: Sequence[str]) -> ThemeModel:
-    """``new`` for the themes it was trained on, and ``current``'s weights for the others.
-
-    Each theme is its own logistic model (its own weight column and bias), so taking columns
-    from two models gives exactly each model's probabilities for its themes.
-    """
-    kept = [t for t in (current.themes if current else ()) if t not in new.themes]
-    sources = {t: new for t in new.themes} | {t: current for t in kept if current is not None}
-    themes = [t for t in theme_order if t in sources]
-    names = sorted(set(new.vocabulary) | (set(current.vocabulary) if current and kept else set()))
-    index = {name: i for i, name in enumerate(names)}
-    weights = np.zeros((len(names), len(themes)))
-    bias = np.zeros(len(themes))
-    for column, theme in enumerate(themes):
-        source = sources[theme]
-        at = source.themes.index(theme)
-        bias[column] = source.bias[at]
-        if source.vocabulary:
-            rows = [index[name] for name in source.vocabulary]
-            weights[rows, column] = source.weights[list(source.vocabulary.values()), at]
-    return ThemeModel(themes, names, weights, bias, dict(new.metadata))
 
 
 def _counts(evaluation: Evaluation) -> dict[str, list[int]]:
@@ -395,22 +376,28 @@ def _counts(evaluation: Evaluation) -> dict[str, list[int]]:
 
 
 def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> RetrainResult:
-    """Retrain the engine's supervised layer on the reviewed cases this guardian can open.
+    """Retrain the engine's supervised layer on the real-text corpus and the reviewed cases this
+    guardian can open, and check it on the corpus's frozen held-out part.
 
     Each reviewed case (see `_reviewed`) is decrypted in memory and labelled with its confirmed
     themes (engine suggestions a guardian confirmed, and themes a guardian added); a case on
-    which a guardian recorded that no theme applies has none, a negative example. Every
-    `HOLDOUT_EVERY`-th case is held out; themes with at least `MIN_POSITIVES` training cases for
-    and against are retrained on the rest with features seen in at least `MIN_FEATURE_TEXTS`
-    cases, starting from the shipped model and pulled towards it (`train`'s ``prior``), so a
-    few dozen cases adjust what it learnt from the shipped comments instead of replacing it; the
-    other themes keep the shipped model's weights. Always from the shipped model, never from an
-    earlier retrained one, so nothing learnt from cases this guardian cannot open, or from
-    purged cases, is carried forward. Both engines are evaluated on the
-    held-out cases; the model is stored sealed (`core.themes.seal_model`) and audited, and from
-    then on `core.themes.engine` uses it for new concerns.
+    which a guardian recorded that no theme applies has none, a negative example. The training
+    texts are the development rows of the real corpus (`core.themes.real_corpus`: what UK
+    health staff said in public) and every reviewed case, each case counting `CASE_WEIGHT`
+    times; only features seen in at least `MIN_FEATURE_TEXTS` training texts are kept.
+    Training starts from the shipped model and is pulled towards it (`train`'s ``prior``), so
+    what it learnt from the written comments stays unless the real text shows otherwise.
+    Always from the shipped model, never from an earlier retrained one, so nothing learnt from
+    cases this guardian cannot open, or from purged cases, is carried forward.
 
-    Raises `ConcernInvalidError` with fewer than `MIN_REVIEWED` reviewed cases or no theme to retrain.
+    The engine in use and the retrained one are both scored on the corpus's frozen
+    ``heldout_real`` rows (only the figures are kept, per theme, in the model's metadata): a
+    check on several hundred real extracts none of the models was trained on, not on a few of
+    the guardian's own cases. The model is stored sealed (`core.themes.seal_model`) and
+    audited, and from then on `core.themes.engine` uses it for new concerns.
+
+    Raises `ConcernInvalidError` with fewer than `MIN_REVIEWED` reviewed cases, or if the real
+    corpus cannot be read or the engine cannot learn from the texts.
     """
     concerns = _reviewed(db, identity)
     if len(concerns) < MIN_REVIEWED:
@@ -421,40 +408,34 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
     current = app_themes.engine(db, settings)
     shipped = app_themes.shipped_model()
     known = set(current.taxonomy.theme_ids)
-    examples = []
-    for i, (concern, case) in enumerate(concerns):
+    try:
+        corpus, heldout = app_themes.real_corpus(current.taxonomy.theme_ids)
+    except ThemeError as e:
+        raise services.ConcernInvalidError(
+            "The real-text corpus that retraining learns from and is checked on cannot be read. "
+            "Ask the administrator to reinstall Speak Up.") from e
+    cases = []
+    for concern, case in concerns:
         text = services.open_case(db, identity=identity, ref=concern.ref).text
         labels = frozenset(t.theme_id for t in case.themes
                            if t.status == "confirmed" and t.theme_id in known)
-        split = HELDOUT if i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1 else DEV
-        examples.append(LabelledExample(concern.ref, text, labels, split))
-    training = [e for e in examples if e.split == DEV]
-    heldout = [e for e in examples if e.split == HELDOUT]
-    positives = Counter(t for e in training for t in e.themes)
-    retrainable = tuple(t for t in current.taxonomy.theme_ids
-                        if positives[t] >= MIN_POSITIVES
-                        and len(training) - positives[t] >= MIN_POSITIVES)
-    if not retrainable:
-        raise services.ConcernInvalidError(
-            f"No theme is confirmed on at least {MIN_POSITIVES} of the {len(training)} cases "
-            f"used for training (and missing from {MIN_POSITIVES} others), so there is nothing "
-            "new to learn yet. Review more cases first.")
+        cases.append(LabelledExample(concern.ref, text, labels, DEV))
     try:
-        new = train(training, matcher=current.matcher, themes=retrainable, prior=shipped,
-                    options=TrainingOptions(min_count=MIN_FEATURE_TEXTS))
+        model = train(corpus + cases, matcher=current.matcher, prior=shipped,
+                      options=TrainingOptions(min_count=MIN_FEATURE_TEXTS),
+                      weights=[1.0] * len(corpus) + [CASE_WEIGHT] * len(cases))
     except ThemeError as e:
         raise services.ConcernInvalidError("The theme engine could not learn from these cases. "
-                           "Review more cases and try again.") from e
-    model = _combine(new, shipped, current.taxonomy.theme_ids)
-    before = evaluate_engine(current, heldout)
-    after = evaluate_engine(current.with_model(model), heldout)
+                                           "Review more cases and try again.") from e
+    before, after = evaluate_models(current, [current.model, model], heldout)
+    confirmed = Counter(t for e in cases for t in e.themes)
     model.metadata.update({
-        "source": "guardian reviews", "heldout": len(heldout),
-        "retrained_themes": list(retrainable),
-        "kept_themes": [t for t in model.themes if t not in retrainable],
+        "source": "guardian reviews and the real-text corpus", "cases": len(cases),
+        "corpus_rows": len(corpus), "heldout": len(heldout),
+        "cases_per_theme": {t: confirmed[t] for t in current.taxonomy.theme_ids},
         "evaluation": {"before": _counts(before), "after": _counts(after)},
     })
-    stored = StoredModel(trained_by=f"staff:{identity.user.id}", examples=len(training),
+    stored = StoredModel(trained_by=f"staff:{identity.user.id}", examples=len(cases),
                          macro_f1_before=round(before.macro_f1, 4),
                          macro_f1_after=round(after.macro_f1, 4),
                          model_sealed=app_themes.seal_model(model, settings))
@@ -462,6 +443,6 @@ def retrain(db: Session, *, identity: StaffIdentity, settings: Settings) -> Retr
     db.flush()
     audit.record(db, actor=f"staff:{identity.user.id}", action="themes.retrain",
                  target=f"theme-model:{stored.id}",
-                 detail=f"examples={len(training)} heldout={len(heldout)} "
+                 detail=f"examples={len(cases)} corpus={len(corpus)} heldout={len(heldout)} "
                         f"macro_f1={before.macro_f1:.3f}->{after.macro_f1:.3f}")
-    return RetrainResult(stored, before, after, retrainable)
+    return RetrainResult(stored, before, after, tuple(current.taxonomy.theme_ids))

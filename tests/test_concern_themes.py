@@ -25,6 +25,7 @@ from accounts.services import StaffIdentity
 from analysis.themes.classifier import ThemeModel as ClassifierModel
 from analysis.themes.classifier import train
 from analysis.themes.labelled import LabelledExample, read_labelled
+from analysis.themes.taxonomy import load_taxonomy
 from config.settings import Settings
 from core.audit import AuditEvent
 from core.db import Database
@@ -40,6 +41,7 @@ from tests.test_at_rest import _raw_copy
 NEPOTISM = ("The ward manager gave the band 6 post to her niece. Everyone knows jobs go to her "
             "friends and family. Call Priya Sharma on 07700 900123 if you need to check.")
 LABELLED = Path(__file__).parent / "data" / "themes_labelled.csv"
+THEME_IDS = load_taxonomy().theme_ids
 
 
 _SENT: list[str] = []  # receipts of the concerns this test sent, newest last
@@ -422,33 +424,39 @@ def test_retraining_stores_a_sealed_model_that_the_next_submission_uses(
     response = staff.post("/staff/retrain", data={"csrf_token": csrf_token(page)})
     assert (response.status_code, response.location) == (302, "/staff/retrain")
     page = staff.get(response.location).data.decode()
-    assert "The theme engine has been retrained on 13 reviewed cases." in page
-    # The negative case is a training example labelled with no theme; the others keep theirs.
+    assert "The theme engine has been retrained on 16 reviewed cases" in page
+    # Trained on the real corpus's development rows and every reviewed case (none held back:
+    # the check is on the corpus's frozen held-out rows); the negative case has no theme.
+    corpus, heldout = core.themes.real_corpus(THEME_IDS)
     labels = {e.id: e.themes for e in trained_on}
-    # Cases received on the same day are held out by reference (random), so the negative case
-    # is either a training example labelled with no theme or one of the held-out three.
-    assert labels.get(negative, frozenset()) == frozenset()
-    assert len(labels) == 13
-    assert sum(1 for t in labels.values() if not t) == (1 if negative in labels else 0)
+    assert len(trained_on) == len(corpus) + 16
+    assert labels[negative] == frozenset()
+    assert not {e.id for e in heldout} & set(labels)
     assert "Gina Guardian" in page
-    assert "Before and after retraining, on the 3 held-out cases" in page
+    assert f"Before and after retraining, on the {len(heldout)} real staff extracts" in page
     assert "Overall score (macro F1)" in page
 
     with database.session() as db:
         [stored] = db.scalars(select(ThemeModel)).all()
-        assert stored.examples == 13
+        assert stored.examples == 16
         assert stored.trained_by == f"staff:{guardian.id}"
         assert stored.macro_f1_before is not None and stored.macro_f1_after is not None
         assert f"{stored.macro_f1_after:.2f}" in page
         audit = db.scalar(select(AuditEvent).where(AuditEvent.action == "themes.retrain"))
         assert audit is not None and audit.target == f"theme-model:{stored.id}"
+        assert f"heldout={len(heldout)}" in audit.detail
         model = core.themes.open_model(stored.model_sealed, settings)
         # The next submission is tagged with exactly this model.
         in_use = core.themes.engine(db, settings).model
         assert in_use is not None and in_use.to_json() == model.to_json()
-    assert set(model.metadata["retrained_themes"]) == {  # type: ignore[arg-type]
-        "nepotism_favouritism", "patient_safety", "staffing_workload"}
-    assert model.metadata["heldout"] == 3
+    assert model.metadata["heldout"] == len(heldout)
+    assert model.metadata["cases"] == 16 and model.metadata["corpus_rows"] == len(corpus)
+    assert model.metadata["cases_per_theme"]["nepotism_favouritism"] >= 3  # type: ignore[index]
+    # The figures before and after are per theme on the held-out rows: every theme is counted.
+    evaluation = model.metadata["evaluation"]
+    assert set(evaluation["before"]) == set(evaluation["after"]) == set(THEME_IDS)  # type: ignore[index]
+    assert sum(sum(v[::2]) for v in evaluation["after"].values()) == sum(  # type: ignore[index]
+        len(e.themes) for e in heldout)
     # Sealed: no word of any concern in the stored bytes, and a name from one concern is not
     # even inside the opened model.
     for text, _labels in cases:

@@ -85,12 +85,16 @@ def embed(encoder: SentenceEncoder, examples: Sequence[LabelledExample]) -> _Flo
 def _embedding_probabilities(model: EmbeddingModel, examples: Sequence[LabelledExample],
                              engine: ThemeEngine, encoder: SentenceEncoder,
                              themes: Sequence[str]) -> _Floats:
-    """The engine's embedding probabilities (best window; 0 for blank or non-English text)."""
+    """The engine's embedding probabilities (best window; 0 for blank or non-English text, and
+    for themes the rules found only denied or negated, as the engine does)."""
     layer = EmbeddingLayer(encoder, model)
     out = np.zeros((len(examples), len(themes)))
-    english = [i for i, e in enumerate(examples) if engine.analyse(e.text) is not None]
+    analyses = [engine.analyse(e.text) for e in examples]
+    english = [i for i, a in enumerate(analyses) if a is not None]
     for i, scores in zip(english, layer.scores([examples[i].text for i in english]), strict=True):
-        out[i] = [scores.probabilities.get(t, 0.0) for t in themes]
+        analysis = analyses[i]
+        ruled_out = engine.matcher.ruled_out(analysis) if analysis is not None else set()
+        out[i] = [0.0 if t in ruled_out else scores.probabilities.get(t, 0.0) for t in themes]
     return out
 
 
@@ -110,11 +114,12 @@ def out_of_fold_scores(engine: ThemeEngine, examples: Sequence[LabelledExample],
                        ngram_options: TrainingOptions | None = None,
                        embedding_options: EmbeddingOptions | None = None,
                        extra: Sequence[LabelledExample] = (),
-                       extra_vectors: _Floats | None = None) -> LayerScores:
+                       extra_vectors: _Floats | None = None, weight: float = 1.0) -> LayerScores:
     """Every comment scored by n-gram and embedding models trained on the other folds (whole
     groups per fold) plus every ``extra`` comment (training only, never scored: written
     comments beside a real corpus); the engine's rules as they are. ``with_ngram_model`` False:
-    rules only."""
+    rules only. In training each of ``examples`` counts ``weight`` times as much as an ``extra``
+    comment."""
     themes = engine.taxonomy.theme_ids
     fold_of = group_folds(groups, folds)
     vectors = embed(encoder, examples)
@@ -129,11 +134,13 @@ def out_of_fold_scores(engine: ThemeEngine, examples: Sequence[LabelledExample],
         if not test_ids:
             continue
         training = [examples[i] for i in train_ids] + list(extra)
-        ngram = (train(training, matcher=engine.matcher, options=ngram_options or TrainingOptions())
-                 if with_ngram_model else None)
+        weights = [weight] * len(train_ids) + [1.0] * len(extra)
+        ngram = (train(training, matcher=engine.matcher, options=ngram_options or TrainingOptions(),
+                       weights=weights) if with_ngram_model else None)
         classifier = train_embedding_model(np.vstack([vectors[train_ids], extra_vectors]),
                                            [e.themes for e in training], themes,
-                                           encoder=encoder.identity, options=embedding_options)
+                                           encoder=encoder.identity, options=embedding_options,
+                                           weights=weights)
         fold_engine = engine.with_model(ngram)
         held = [examples[i] for i in test_ids]
         base[test_ids] = _base(fold_engine, held, themes)
@@ -184,13 +191,13 @@ def cross_validate_engine(engine: ThemeEngine, examples: Sequence[LabelledExampl
                           *, groups: Sequence[str], folds: int = 5, calibrate_base: bool = False,
                           with_ngram_model: bool = True, ngram_options: TrainingOptions | None = None,
                           embedding_options: EmbeddingOptions | None = None,
-                          extra: Sequence[LabelledExample] = ()) -> CrossValidation:
+                          extra: Sequence[LabelledExample] = (), weight: float = 1.0) -> CrossValidation:
     """Nested cross-validation of rules + n-grams + embeddings: for each fold (whole groups), the
     thresholds are fitted on out-of-fold scores of the other folds (an inner cross-validation
     with the same grouping), the models trained on all of them, and the fold scored once.
     Also returns what the base layers alone (taxonomy threshold) and the embedding layer alone
     (its fitted threshold) would have assigned. ``extra`` comments are in every training set and
-    never scored."""
+    never scored; each of ``examples`` counts ``weight`` times as much as one of them."""
     themes = engine.taxonomy.theme_ids
     tau = engine.taxonomy.threshold
     fold_of = group_folds(groups, folds)
@@ -209,17 +216,19 @@ def cross_validate_engine(engine: ThemeEngine, examples: Sequence[LabelledExampl
         inner = out_of_fold_scores(engine, training, encoder, groups=inner_groups, folds=inner_folds,
                                    with_ngram_model=with_ngram_model, ngram_options=ngram_options,
                                    embedding_options=embedding_options, extra=extra,
-                                   extra_vectors=extra_vectors)
+                                   extra_vectors=extra_vectors, weight=weight)
         thresholds = fit_thresholds(inner, default_base=tau, calibrate_base=calibrate_base)
         alone = fit_thresholds(LayerScores(themes, np.zeros_like(inner.base), inner.embedding, inner.labels),
                                default_base=tau)
         fitted.append(thresholds)
         everything = training + list(extra)
-        ngram = (train(everything, matcher=engine.matcher, options=ngram_options or TrainingOptions())
-                 if with_ngram_model else None)
+        weights = [weight] * len(training) + [1.0] * len(extra)
+        ngram = (train(everything, matcher=engine.matcher, options=ngram_options or TrainingOptions(),
+                       weights=weights) if with_ngram_model else None)
         classifier = train_embedding_model(np.vstack([vectors[inside], extra_vectors]),
                                            [e.themes for e in everything], themes,
-                                           encoder=encoder.identity, options=embedding_options)
+                                           encoder=encoder.identity, options=embedding_options,
+                                           weights=weights)
         held = [examples[i] for i in outside]
         scores = LayerScores(themes, _base(engine.with_model(ngram), held, themes),
                              _embedding_probabilities(classifier, held, engine, encoder, themes),

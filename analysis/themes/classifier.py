@@ -279,8 +279,11 @@ class ThemeModel:
 
 def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
           options: TrainingOptions | None = None, themes: Sequence[str] | None = None,
-          prior: ThemeModel | None = None) -> ThemeModel:
+          prior: ThemeModel | None = None, weights: Sequence[float] | None = None) -> ThemeModel:
     """A model trained on ``examples`` for ``themes`` (default: the taxonomy's themes).
+
+    ``weights`` (one per example, default 1) scale each comment's share of the loss: a real
+    staff comment can count for several written ones.
 
     With a ``prior`` model, training starts from its weights and biases and the L2 penalty pulls
     towards them instead of towards zero (a Gaussian prior centred on the prior model): a few
@@ -307,6 +310,9 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     if n == 0:
         raise ModelError("no training examples")
     y = np.array(labels, dtype=np.float64).reshape(n, len(theme_list))
+    example_weight = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if example_weight.shape != (n,) or not (np.isfinite(example_weight).all() and (example_weight > 0).all()):
+        raise ModelError("weights must be one positive number per example")
     positives = y.sum(axis=0)
     lacking = [t for t, p in zip(theme_list, positives, strict=True) if p == 0 or p == n]
     if lacking:
@@ -336,9 +342,12 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     movable = np.array([counts[name] >= options.min_count for name in names],
                        dtype=np.float64).reshape(n_features, 1)
 
-    sample_weight = np.where(y > 0, ((n - positives) / positives) ** options.positive_weight, 1.0)
+    weighted_positives = example_weight @ y
+    weighted_negatives = example_weight.sum() - weighted_positives
+    sample_weight = np.where(y > 0, (weighted_negatives / weighted_positives) ** options.positive_weight,
+                             1.0) * example_weight[:, None]
     centre = np.zeros((n_features, n_themes))
-    bias = np.log(positives / (n - positives))
+    bias = np.log(weighted_positives / weighted_negatives)
     if prior is not None:
         prior_rows = [index[name] for name in prior.vocabulary]
         prior_ids = list(prior.vocabulary.values())
@@ -349,22 +358,23 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
                 bias[t] = prior.bias[column]
     bias_centre = bias.copy()
     bias_penalty = options.l2 if prior is not None else 0.0
-    weights = centre.copy()
-    moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros(n_themes), np.zeros(n_themes)]
+    coefficients = centre.copy()
+    moments = [np.zeros_like(coefficients), np.zeros_like(coefficients),
+               np.zeros(n_themes), np.zeros(n_themes)]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, options.steps + 1):
         logits = np.empty((n, n_themes))
         for t in range(n_themes):
-            logits[:, t] = np.bincount(rows, weights=weights[cols, t] * values, minlength=n)
+            logits[:, t] = np.bincount(rows, weights=coefficients[cols, t] * values, minlength=n)
         logits += bias
         error = (1.0 / (1.0 + np.exp(-logits)) - y) * sample_weight
-        grad_w = np.empty_like(weights)
+        grad_w = np.empty_like(coefficients)
         for t in range(n_themes):
             grad_w[:, t] = np.bincount(cols, weights=error[rows, t] * values, minlength=n_features)
-        grad_w += penalty * (weights - centre)
+        grad_w += penalty * (coefficients - centre)
         grad_w *= movable
         grad_b = error.sum(axis=0) + bias_penalty * (bias - bias_centre)
-        for k, (param, grad) in enumerate(((weights, grad_w), (bias, grad_b))):
+        for k, (param, grad) in enumerate(((coefficients, grad_w), (bias, grad_b))):
             m, v = moments[2 * k], moments[2 * k + 1]
             m *= beta1
             m += (1 - beta1) * grad
@@ -383,6 +393,6 @@ def train(examples: Iterable[LabelledExample], *, matcher: RuleMatcher,
     if prior is not None:
         metadata["prior"] = {"trained_at": prior.metadata.get("trained_at"),
                              "examples": prior.metadata.get("examples")}
-    if not math.isfinite(float(np.abs(weights).sum())):
+    if not math.isfinite(float(np.abs(coefficients).sum())):
         raise ModelError("training diverged; lower the learning rate")
-    return ThemeModel(theme_list, names, weights, bias, metadata)
+    return ThemeModel(theme_list, names, coefficients, bias, metadata)

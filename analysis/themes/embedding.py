@@ -46,7 +46,7 @@ class EmbeddingOptions:
     """Training settings: ``l2`` penalty on the squared weights (the loss is summed over comments),
     ``positive_weight`` as in `analysis.themes.classifier.TrainingOptions`, Newton ``iterations``."""
 
-    l2: float = 0.3
+    l2: float = 3.0
     positive_weight: float = 0.5
     iterations: int = 25
 
@@ -189,10 +189,13 @@ class EmbeddingModel:
 
 def train_embedding_model(embeddings: npt.NDArray[np.floating], labels: Sequence[Collection[str]],
                           themes: Sequence[str], *, encoder: Mapping[str, str],
-                          options: EmbeddingOptions | None = None) -> EmbeddingModel:
+                          options: EmbeddingOptions | None = None,
+                          weights: Sequence[float] | None = None) -> EmbeddingModel:
     """Per-theme logistic regressions on ``embeddings`` (comments x dimensions) for ``labels``
-    (the themes of each comment). ModelError without a positive and a negative of every theme.
-    Deterministic; thresholds are left uncalibrated (see `analysis.themes.calibration`)."""
+    (the themes of each comment), each comment's loss scaled by its ``weights`` entry (default
+    1). ModelError without a positive and a negative of every theme, or with a weight that is
+    not a positive number. Deterministic; thresholds are left uncalibrated (see
+    `analysis.themes.calibration`)."""
     options = options or EmbeddingOptions()
     x = np.asarray(embeddings, dtype=np.float64)
     n = x.shape[0]
@@ -203,14 +206,19 @@ def train_embedding_model(embeddings: npt.NDArray[np.floating], labels: Sequence
     lacking = [t for t, p in zip(themes, positives, strict=True) if p == 0 or p == n]
     if lacking:
         raise ModelError(f"need positive and negative examples of: {', '.join(lacking)}")
+    example_weight = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if example_weight.shape != (n,) or not (np.isfinite(example_weight).all() and (example_weight > 0).all()):
+        raise ModelError("weights must be one positive number per comment")
+    weighted_positives = example_weight @ y
+    weighted_negatives = example_weight.sum() - weighted_positives
     design = np.hstack([x, np.ones((n, 1))])
     penalty = np.full(design.shape[1], options.l2)
     penalty[-1] = 1e-6  # the bias is (almost) free
-    weights = np.zeros((x.shape[1], len(themes)))
+    coefficients = np.zeros((x.shape[1], len(themes)))
     bias = np.zeros(len(themes))
     for t in range(len(themes)):
-        w_pos = ((n - positives[t]) / positives[t]) ** options.positive_weight
-        sample = np.where(y[:, t] > 0, w_pos, 1.0)
+        w_pos = (weighted_negatives[t] / weighted_positives[t]) ** options.positive_weight
+        sample = np.where(y[:, t] > 0, w_pos, 1.0) * example_weight
         target = y[:, t]
 
         def objective(b: _Floats, s: _Floats = sample, yt: _Floats = target) -> float:
@@ -218,7 +226,7 @@ def train_embedding_model(embeddings: npt.NDArray[np.floating], labels: Sequence
             return float((s * (np.logaddexp(0.0, z) - yt * z)).sum() + 0.5 * (penalty * b * b).sum())
 
         beta = np.zeros(design.shape[1])
-        beta[-1] = math.log(positives[t] / (n - positives[t]))
+        beta[-1] = math.log(weighted_positives[t] / weighted_negatives[t])
         current = objective(beta)
         for _ in range(options.iterations):
             p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -500, 500)))
@@ -240,14 +248,14 @@ def train_embedding_model(embeddings: npt.NDArray[np.floating], labels: Sequence
             improvement, current = current - trial, trial
             if improvement < 1e-10 * max(1.0, abs(current)):
                 break
-        weights[:, t] = beta[:-1]
+        coefficients[:, t] = beta[:-1]
         bias[t] = beta[-1]
     metadata: dict[str, object] = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "examples": n,
         "positives": {t: int(p) for t, p in zip(themes, positives, strict=True)},
         "options": {"l2": options.l2, "positive_weight": options.positive_weight},
     }
-    return EmbeddingModel(themes, weights, bias, encoder=encoder, metadata=metadata)
+    return EmbeddingModel(themes, coefficients, bias, encoder=encoder, metadata=metadata)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,19 @@ For EDI teams: "what are people saying that we have no theme for?" The method:
 1. Every comment is tokenised and run through the rule layer; tokens inside a pattern match
    (the evidence of a known theme) are *covered* and no phrase may touch them.
 2. Candidate phrases are word bigrams and trigrams inside one clause, not starting or ending
-   with a function word and not made only of numbers.
+   with a function word, with no pronoun anywhere ("nurse i keep" runs from one clause's
+   subject into the next; "time someone" is half of two phrases), and not made only of
+   numbers, times and quantities ("three years", "first day", "months ago": real staff text is
+   full of them and they name no issue).
 3. A candidate must occur in at least ``min_comments`` different comments, and be a
    collocation there: NLTK's log-likelihood association of its words (``BigramAssocMeasures``
    / ``TrigramAssocMeasures.likelihood_ratio``) at least ``min_association`` (3.84: p < 0.05).
 4. It must be *distinctive* against a background corpus of ordinary workplace text
    (`DEFAULT_BACKGROUND`, one document per line): more frequent (per comment) in the comments
-   than in the background, ranked by Dunning's log-likelihood (G-squared) keyness.
+   than in the background, with Dunning's log-likelihood (G-squared) keyness at least
+   ``min_keyness`` (3.84: p < 0.05), ranked by keyness. Singular
+   and plural count as one phrase for this comparison ("night shifts" is as ordinary as
+   "night shift").
 5. A bigram inside a kept trigram that occurs in almost the same comments is dropped.
 
 Counting is incremental: comments are read once, as an iterable, and only counts are kept.
@@ -48,10 +54,35 @@ _EXTRA_FUNCTION_WORDS: Final = frozenset(
         "should", "since", "such", "theirs", "themselves", "these", "though", "through", "under", "until",
         "upon", "whom", "whose", "yet", "yours", "yourself", "yourselves", "get", "gets", "got", "getting",
         "go", "goes", "went", "going", "make", "made", "lot", "lots", "bit", "thing", "things", "way",
-        "ways"
+        "ways", "making", "sure", "currently", "different"
     ]
 )
 FUNCTION_WORDS: Final = ENGLISH_WORDS | _EXTRA_FUNCTION_WORDS
+PRONOUNS: Final = frozenset(
+    [
+        "i", "i'm", "i've", "i'd", "i'll", "im", "me", "my", "mine", "myself", "you", "you're", "your",
+        "yours", "u", "ur", "he", "he's", "him", "his", "she", "she's", "her", "hers", "we", "we're",
+        "we've", "us", "our", "ours", "they", "they're", "they've", "them", "their", "it", "it's", "its",
+        "someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody", "noone",
+        "something", "anything", "everything", "nothing", "this", "that", "these", "those", "who",
+        "whom", "which", "what",
+    ]
+)
+"""No candidate phrase contains one: a pronoun starts or ends a clause, so a phrase across it
+joins the end of one thought to the start of another."""
+GENERIC_WORDS: Final = frozenset(
+    [
+        "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
+        "month", "months", "year", "years", "time", "times", "ago", "first", "last", "next", "few",
+        "several", "many", "long", "whole", "half", "every", "each", "today", "yesterday", "tomorrow",
+        "morning", "afternoon", "evening", "one", "two", "three", "four", "five", "six", "seven",
+        "eight", "nine", "ten", "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "hundred",
+        "hundreds", "thousand", "thousands", "dozen", "couple", "people", "person", "currently",
+        "recently", "previously", "almost", "nearly", "around", "least", "lot", "lots", "number",
+        "other", "others", "another", "new", "old", "different", "same", "day's", "year's", "week's",
+    ]
+)
+"""Words of time and quantity: a phrase made only of these and numbers names no issue."""
 _Gram = tuple[str, ...]
 
 
@@ -86,9 +117,17 @@ def _candidates(run: list[tuple[int, str]], sizes: Sequence[int]) -> Iterable[_G
             gram = tuple(words[i:i + n])
             if gram[0] in FUNCTION_WORDS or gram[-1] in FUNCTION_WORDS:
                 continue
-            if all(w.isdigit() for w in gram) or any(len(w) < 2 for w in (gram[0], gram[-1])):
+            if any(w in PRONOUNS for w in gram) or all(
+                    w.isdigit() or w in GENERIC_WORDS or w in FUNCTION_WORDS for w in gram):
+                continue
+            if any(len(w) < 2 for w in (gram[0], gram[-1])):
                 continue
             yield gram
+
+
+def _folded(gram: _Gram) -> _Gram:
+    """``gram`` with a plural -s dropped from each word, to compare with the background."""
+    return tuple(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in gram)
 
 
 def _g2(a: int, total_a: int, b: int, total_b: int) -> float:
@@ -114,7 +153,8 @@ def read_background(path: Path | str | None = None) -> list[str]:
 
 def emerging_phrases(comments: Iterable[tuple[str, str]], *, matcher: RuleMatcher,
                      background: Sequence[str] | None = None, min_comments: int = 3,
-                     min_association: float = 3.84, top: int = 20) -> list[EmergingPhrase]:
+                     min_association: float = 3.84, min_keyness: float = 3.84,
+                     top: int = 20) -> list[EmergingPhrase]:
     """The ``top`` most distinctive uncovered phrases in ``(id, text)`` comments (see the module).
 
     ``background`` defaults to `read_background()`. Non-English and empty comments are skipped.
@@ -124,7 +164,7 @@ def emerging_phrases(comments: Iterable[tuple[str, str]], *, matcher: RuleMatche
     documents = read_background() if background is None else list(background)
     background_df: Counter[_Gram] = Counter()
     for document in documents:
-        background_df.update({gram for run in _clauses(tokenise(document), set())
+        background_df.update({_folded(gram) for run in _clauses(tokenise(document), set())
                               for gram in _candidates(run, (2, 3))})
 
     word_fd = FreqDist()
@@ -178,10 +218,12 @@ def emerging_phrases(comments: Iterable[tuple[str, str]], *, matcher: RuleMatche
         association = (bigram_scores if len(gram) == 2 else trigram_scores).get(gram, 0.0)
         if association < min_association:
             continue
-        here, there = document_frequency[gram], background_df.get(gram, 0)
+        here, there = document_frequency[gram], background_df.get(_folded(gram), 0)
         if here / total <= there / background_total:
             continue
         keyness = _g2(here, total, there, background_total)
+        if keyness < min_keyness:
+            continue
         scored.append(EmergingPhrase(" ".join(gram), here, round(keyness, 3), round(association, 3),
                                      tuple(examples[gram])))
     scored.sort(key=lambda p: (-p.keyness, -p.comments, p.phrase))

@@ -12,10 +12,15 @@ of the two, each rescaled piecewise-linearly so that its own threshold maps to t
 a theme is assigned exactly when its score reaches the taxonomy's ``threshold``.
 
 The n-gram and embedding layers can add a theme the rules missed but cannot remove one the
-rules found (edit the taxonomy for that). Evidence lists the text of the rule matches and, when
-the base score alone would not have assigned the theme, the words that pushed the n-gram
-model's probability up most; for a theme only the embedding layer found, the sentence that
-carries it (see `analysis.themes.embedding`). Tone is computed separately, never used for themes.
+rules found (edit the taxonomy for that). The embedding layer sees a comment's topic better than
+its polarity, so it may not add a theme the rules read as absent (patterns found only denied,
+negated or imagined, "I have never been bullied", or a theme's ``absent`` patterns, "I feel
+safe to speak up": `RuleMatcher.ruled_out`); its probability counts as 0 there.
+
+Evidence lists the text of the rule matches and, when the base score alone would not have
+assigned the theme, the words that pushed the n-gram model's probability up most; for a theme
+only the embedding layer found, the sentence that carries it (see `analysis.themes.embedding`).
+Tone is computed separately, never used for themes.
 
 Empty, whitespace-only and non-English comments get no themes and tone 0.0.
 """
@@ -176,12 +181,16 @@ class ThemeEngine:
                 found[theme] = (rule, model)
         return found
 
-    def _hits(self, text: str, analysis: Analysis, embedded: EmbeddingScores | None) -> tuple[ThemeHit, ...]:
+    def hits(self, text: str, analysis: Analysis, embedded: EmbeddingScores | None) -> tuple[ThemeHit, ...]:
+        """The themes of ``text`` from its rule analysis and its embedding layer's scores (None
+        without an embedding layer), highest score first: for scoring one encoding with several
+        n-gram models (`analysis.themes.evaluation.evaluate_models`)."""
         rules = self.matcher.match(analysis)
         tau = self.taxonomy.threshold
         model_scores = (self.model.score(analysis, {t: h.score for t, h in rules.items()})
                         if self.model is not None else None)
         probabilities = model_scores.probabilities if model_scores is not None else {}
+        ruled_out: set[str] | None = None  # found only when the embedding layer would assign a theme
         hits: list[ThemeHit] = []
         for theme in self.taxonomy.theme_ids:
             rule_hits = rules.get(theme)
@@ -190,6 +199,11 @@ class ThemeEngine:
             base = 1.0 - (1.0 - rule) * (1.0 - model)
             emb = embedded.probabilities.get(theme, 0.0) if embedded is not None else 0.0
             base_threshold, emb_threshold = self.thresholds[theme]
+            if emb >= emb_threshold:
+                if ruled_out is None:
+                    ruled_out = self.matcher.ruled_out(analysis)
+                if theme in ruled_out:
+                    emb = 0.0
             by_base, by_embedding = base >= base_threshold, emb >= emb_threshold
             if not (by_base or by_embedding):
                 continue
@@ -228,7 +242,7 @@ class ThemeEngine:
                 tagged.append(Tagged((), 0.0, False))
                 continue
             tone = self.tone.score(text) if with_tone and self.tone is not None else 0.0
-            tagged.append(Tagged(self._hits(text, analysis, embedded.get(i)), round(tone, 4), True))
+            tagged.append(Tagged(self.hits(text, analysis, embedded.get(i)), round(tone, 4), True))
         return tagged
 
     def tag(self, text: str | None) -> Tagged:

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.themes.classifier import ThemeModel, TrainingOptions, train
-from analysis.themes.engine import ThemeEngine
+from analysis.themes.embedding import EmbeddingScores
+from analysis.themes.engine import BATCH, ThemeEngine
 from analysis.themes.errors import ThemeError
 from analysis.themes.labelled import LabelledExample
 
@@ -147,6 +148,29 @@ def evaluate_predictions(pairs: Iterable[tuple[LabelledExample, Collection[str]]
 def evaluate_engine(engine: ThemeEngine, examples: Iterable[LabelledExample]) -> Evaluation:
     """`evaluate` with the themes ``engine`` assigns, over the engine's taxonomy."""
     return evaluate(lambda text: [h.theme for h in engine.themes(text)], examples, engine.taxonomy.theme_ids)
+
+
+def evaluate_models(engine: ThemeEngine, models: Sequence[ThemeModel | None],
+                    examples: Sequence[LabelledExample]) -> list[Evaluation]:
+    """`evaluate_engine` of ``engine`` with each of ``models`` as its n-gram layer, on the same
+    ``examples``: each text is analysed and encoded once (the rules and the embedding layer are
+    the same for every model), so comparing a model before and after retraining on a few
+    hundred comments costs one encoding."""
+    analyses = [engine.analyse(e.text) for e in examples]
+    english = [i for i, a in enumerate(analyses) if a is not None]
+    embedded: dict[int, EmbeddingScores] = {}
+    if engine.embeddings is not None:
+        for start in range(0, len(english), BATCH):
+            chunk = english[start:start + BATCH]
+            embedded.update(zip(chunk, engine.embeddings.scores([examples[i].text for i in chunk]),
+                                strict=True))
+    results: list[Evaluation] = []
+    for model in models:
+        variant = engine.with_model(model)
+        pairs = [(e, [h.theme for h in variant.hits(e.text, a, embedded.get(i))] if a is not None else [])
+                 for i, (e, a) in enumerate(zip(examples, analyses, strict=True))]
+        results.append(evaluate_predictions(pairs, engine.taxonomy.theme_ids))
+    return results
 
 
 def group_folds(groups: Sequence[str], folds: int) -> list[int]:

@@ -70,8 +70,8 @@ def parse_labelled(stream: TextIO, *, known_themes: Collection[str] | None = Non
             unknown = ", ".join(sorted(themes - set(known_themes)))
             raise LabelledDataError(f"{source} line {line}: unknown theme(s) {unknown}")
         split = (row.get("split") or "").strip() or split_of(example_id)
-        source = (row.get("source") or "").strip()
-        yield LabelledExample(example_id, row.get("text") or "", themes, split, source)
+        origin = (row.get("source") or "").strip()
+        yield LabelledExample(example_id, row.get("text") or "", themes, split, origin)
 
 
 def read_labelled(path: Path | str, *, known_themes: Collection[str] | None = None) -> list[LabelledExample]:

@@ -214,6 +214,7 @@ class RuleMatcher:
         self._stemmer: Stemmer = taxonomy.stemmer
         self._scoper = Scoper(taxonomy.scope)
         self._index = PatternIndex(taxonomy.patterns)
+        self._absent = PatternIndex(taxonomy.absent)
         self._lexicon: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def _lookup(self, word: str) -> tuple[str, tuple[str, ...]]:
@@ -281,6 +282,30 @@ class RuleMatcher:
                 missing *= 1.0 - weight
             hits[theme] = RuleHits(1.0 - missing, _without_nested(evidence[theme]), list(weights))
         return hits
+
+
+    def ruled_out(self, analysis: Analysis) -> set[str]:
+        """Themes the comment says are absent: a theme's patterns match only where the comment
+        denies, negates or imagines them ("I have never been bullied", "if I was bullied I would
+        know who to tell"), or one of its ``absent`` patterns matches where nothing negates it
+        ("I feel safe to speak up"; not "I don't feel safe to speak up"). The supervised layers
+        see the topic better than the polarity, so the engine does not let them add these."""
+        if not analysis.english:
+            return set()
+        negations = self.taxonomy.scope.negations
+        absent: set[str] = set()
+        present: set[str] = set()
+        for pattern, start, _end in self._index.find(analysis.words, analysis.stems):
+            dropped = analysis.denied[start] or (analysis.negated[start] and pattern.negatable
+                                                 and analysis.stems[start] not in negations)
+            if dropped or analysis.factor[start] < 0.5:
+                absent.add(pattern.theme)
+            else:
+                present.add(pattern.theme)
+        said_absent = {pattern.theme
+                       for pattern, start, _end in self._absent.find(analysis.words, analysis.stems)
+                       if not (analysis.negated[start] or analysis.factor[start] < 0.5)}
+        return (absent - present) | said_absent
 
 
 def _without_nested(texts: list[str]) -> list[str]:

@@ -14,6 +14,8 @@ edit without touching code. Its shape::
     patterns = ["..."]               # each enough on its own
     weak = ["..."]                   # weight `weak_weight` (default 0.35): needs support
     weak_weight = 0.35
+    absent = ["..."]                 # says the theme is absent ("I feel safe to speak up"):
+                                     # the supervised layers may not add the theme then
 
 Pattern language (one pattern is one string; it is matched over the stems of one sentence):
 
@@ -157,6 +159,8 @@ class Taxonomy:
     digest: str
     stemmer: Stemmer
     word_classes: tuple[tuple[str, Element], ...] = ()
+    absent: tuple[Pattern, ...] = ()
+    """Patterns that say a theme is absent (weight 0; see `RuleMatcher.ruled_out`)."""
 
     @property
     def theme_ids(self) -> tuple[str, ...]:
@@ -326,6 +330,7 @@ def parse_taxonomy(text: str, *, stemmer: Stemmer | None = None) -> Taxonomy:
         raise TaxonomyError("the taxonomy needs at least one [[themes]] entry")
     themes: list[Theme] = []
     patterns: list[Pattern] = []
+    absent: list[Pattern] = []
     for index, raw in enumerate(raw_themes):
         table = _table(raw, f"[[themes]] number {index + 1}")
         theme_id = table.get("id")
@@ -343,6 +348,7 @@ def parse_taxonomy(text: str, *, stemmer: Stemmer | None = None) -> Taxonomy:
         weak_weight = _number(table, "weak_weight", 0.35, 0.01, 1.0, where)
         strong = _strings(table, "patterns", where)
         weak = _strings(table, "weak", where)
+        absent.extend(compiler.pattern(p, theme_id, 1.0, where) for p in _strings(table, "absent", where))
         if not strong and not weak:
             raise TaxonomyError(f"{where}: needs at least one pattern")
         themes.append(Theme(theme_id, label.strip(), " ".join(description.split())))
@@ -350,7 +356,7 @@ def parse_taxonomy(text: str, *, stemmer: Stemmer | None = None) -> Taxonomy:
         patterns.extend(compiler.pattern(p, theme_id, weak_weight, where) for p in weak)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     classes = tuple((name, compiler.element("{" + name + "}", 0, f"[macros] {name}")) for name in macros)
-    return Taxonomy(tuple(themes), tuple(patterns), scope, threshold, digest, stemmer, classes)
+    return Taxonomy(tuple(themes), tuple(patterns), scope, threshold, digest, stemmer, classes, tuple(absent))
 
 
 def load_taxonomy(path: Path | str | None = None, *, stemmer: Stemmer | None = None) -> Taxonomy:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from analysis import AnalysisError
 from analysis.themes.classifier import ThemeModel, TrainingOptions, train
-from analysis.themes.emerging import emerging_phrases
+from analysis.themes.emerging import FUNCTION_WORDS, GENERIC_WORDS, PRONOUNS, emerging_phrases
 from analysis.themes.engine import ThemeEngine
 from analysis.themes.errors import LabelledDataError, ModelError, TaxonomyError
 from analysis.themes.evaluation import evaluate_engine, format_report
@@ -26,6 +26,7 @@ from analysis.themes.tone import ToneAnalyser
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELLED = ROOT / "tests" / "data" / "themes_labelled.csv"
+REAL = ROOT / "tests" / "data" / "real_staff_text.csv"
 REQUIRED_THEMES = {
     "nepotism_favouritism", "overlooked_for_promotion", "roles_not_advertised", "racial_discrimination",
     "bullying_harassment", "fear_of_speaking_up", "lack_of_development", "patient_safety",
@@ -45,10 +46,20 @@ DEVELOPMENT = (DEV, DEV2, DEV3, DEV4, "dev5", "dev6", "dev7", "dev8", "dev9")
 # The engine is deterministic; the floor leaves a little room for small edits. heldout4 must not
 # be used to tune: a change that lowers it is a regression.
 HELDOUT4_MACRO_F1_FLOOR = 0.84
+# Measured once on the real corpus's frozen heldout_real rows after round 1 of tuning on
+# dev_real (issue 10, 2026-12-03): macro F1 0.492 [0.394, 0.542], false alarms on no-theme
+# extracts 21.3%. The headline figure since then; floors just below it, as a regression check:
+# heldout_real must never be used to tune.
+HELDOUT_REAL_MACRO_F1_FLOOR = 0.48
+HELDOUT_REAL_FALSE_ALARMS_CEILING = 0.23
 # The development splits are training data (in-sample macro F1 in tests/data/README.md): floors
 # that check that edits made for new phrasings do not lose what the engine already gets right.
-DEVELOPMENT_MACRO_F1_FLOORS = {DEV2: 0.97, DEV3: 0.95, DEV4: 0.94, "dev5": 0.94, "dev6": 0.94,
-                               "dev7": 0.94, "dev8": 0.89}
+# Since issue 10 round 1 the thresholds are calibrated on real staff text (dev_real), where
+# the themes' words are used far more loosely: in-sample figures on the written splits fell
+# from 0.96-0.99 to 0.91-0.96 (dev8, the contrast set, 0.92 to 0.82), the price of recall on
+# real text. The floors follow the measured figures.
+DEVELOPMENT_MACRO_F1_FLOORS = {DEV2: 0.94, DEV3: 0.89, DEV4: 0.89, "dev5": 0.89, "dev6": 0.91,
+                               "dev7": 0.89, "dev8": 0.80}
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +281,36 @@ def test_emerging_phrases_find_recurring_issues_outside_the_taxonomy(rules: Them
     assert top.comments == 8 and len(top.examples) == 3 and top.keyness > 0
 
 
+def test_emerging_phrases_skip_pronouns_and_mere_times(rules: ThemeEngine) -> None:
+    """The demo's noise ("nurse i keep being told", "time someone"): phrases across a pronoun, or
+    of time and quantity words only, are never reported; the issue in the same comments is."""
+    comments = []
+    for i in range(6):
+        comments.append((f"a{i}", "As an internationally educated nurse I keep being told I don't "
+                                  "have UK experience, after seven years on this ward."))
+        comments.append((f"b{i}", "I have applied six times. Each time someone with less experience "
+                                  "got it, three years ago and again this year."))
+        comments.append((f"c{i}", "The staff lockers in the basement were broken into again."))
+    phrases = [p.phrase for p in emerging_phrases(comments, matcher=rules.matcher, min_comments=3)]
+    assert any("staff lockers" in p for p in phrases)
+    assert not any(word in p.split() for p in phrases for word in ("i", "someone"))
+    assert not any(p in ("three years", "years ago", "seven years", "six times") for p in phrases)
+
+
+def test_emerging_phrases_on_real_staff_text_name_things_not_times(rules: ThemeEngine) -> None:
+    """On the real corpus's development rows (what staff said in public about many things), the
+    phrases are things and roles, never a pronoun or a bare time, and distinctive (G2 >= 3.84)."""
+    with (ROOT / "tests" / "data" / "real_staff_text.csv").open(encoding="utf-8", newline="") as f:
+        comments = [(r["id"], r["text"]) for r in csv.DictReader(f) if r["split"] == "dev_real"]
+    found = emerging_phrases(comments, matcher=rules.matcher, min_comments=5, top=30)
+    assert found
+    for phrase in found:
+        words = phrase.phrase.split()
+        assert not PRONOUNS & set(words), phrase
+        assert not all(w.isdigit() or w in GENERIC_WORDS or w in FUNCTION_WORDS for w in words), phrase
+        assert phrase.keyness >= 3.84
+
+
 def test_emerging_phrases_of_nothing_is_empty(rules: ThemeEngine) -> None:
     assert emerging_phrases([], matcher=rules.matcher) == []
     assert emerging_phrases([("1", "")], matcher=rules.matcher) == []
@@ -277,6 +318,24 @@ def test_emerging_phrases_of_nothing_is_empty(rules: ThemeEngine) -> None:
 
 # Made-up ordinary comments that share words with the patterns (a fresh-eyes review of round 4
 # found generic patterns assigning themes to all but one of them): no rule may fire on any.
+@pytest.mark.parametrize(
+    ("text", "ruled_out"),
+    [
+        ("I have never been bullied here.", {"bullying_harassment"}),
+        ("If I was bullied I would know who to tell.", {"bullying_harassment"}),
+        ("I feel safe to speak up and my concerns are taken seriously.", {"fear_of_speaking_up"}),
+        ("I don't feel safe to speak up.", set()),
+        ("I was not bullied at first, but now I am bullied every day.", set()),
+        ("The vacant post was advertised openly and I got it.", {"roles_not_advertised"}),
+    ],
+)
+def test_the_rules_tell_the_embedding_layer_which_themes_are_absent(rules: ThemeEngine, text: str,
+                                                                    ruled_out: set[str]) -> None:
+    """Sentence embeddings see the topic, not the polarity: a theme the rules found only denied,
+    negated or imagined, or one an ``absent`` pattern names, is never added by them."""
+    assert rules.matcher.ruled_out(rules.matcher.analyse(text)) == ruled_out
+
+
 ORDINARY_COMMENTS = [
     'The consultant told mum the scan was normal.',
     'Mum was with the consultant when the baby was born.',
@@ -487,12 +546,13 @@ def test_development_macro_f1_stays_above_its_floor(engine: ThemeEngine, example
 
 def test_ordinary_development_comments_rarely_get_a_theme(engine: ThemeEngine,
                                                          examples: list[LabelledExample]) -> None:
-    """dev9: 250 ordinary comments in the themes' vocabulary, none with a theme (in-sample: 4 get
-    one). A floor on false alarms where macro F1 means nothing."""
+    """dev9: 250 ordinary comments in the themes' vocabulary, none with a theme (in-sample: 17 get
+    one since the thresholds are calibrated on real text, 4 before). A floor on false alarms
+    where macro F1 means nothing."""
     ordinary = [e for e in examples if e.split == "dev9"]
     assert len(ordinary) == 250 and not any(e.themes for e in ordinary)
     tagged = [e.text for e in ordinary if engine.themes(e.text)]
-    assert len(tagged) <= 8, tagged
+    assert len(tagged) <= 20, tagged
 
 
 def test_heldout4_is_unchanged(examples: list[LabelledExample]) -> None:
@@ -513,9 +573,34 @@ def test_heldout4_macro_f1_stays_above_the_floor(engine: ThemeEngine,
     assert evaluation.macro_f1 >= HELDOUT4_MACRO_F1_FLOOR, format_report(evaluation, "heldout4")
 
 
-def test_the_shipped_model_never_saw_heldout4(examples: list[LabelledExample]) -> None:
+def test_heldout_real_stays_above_the_floor(engine: ThemeEngine) -> None:
+    real = read_labelled(REAL, known_themes=REQUIRED_THEMES)
+    evaluation = evaluate_engine(engine, [e for e in real if e.split == "heldout_real"])
+    report = format_report(evaluation, "heldout_real")
+    assert evaluation.comments == 668
+    assert evaluation.macro_f1 >= HELDOUT_REAL_MACRO_F1_FLOOR, report
+    assert evaluation.false_alarm_rate <= HELDOUT_REAL_FALSE_ALARMS_CEILING, report
+
+
+def test_the_shipped_model_never_saw_a_heldout_row(examples: list[LabelledExample]) -> None:
+    """The n-gram model is trained on the written development rows and the real corpus's
+    dev_real rows: never on heldout4 or heldout_real."""
     model = ThemeModel.load(ROOT / "config" / "themes" / "model.json")
-    training = [e for e in examples if e.split in DEVELOPMENT]
+    real = [e for e in read_labelled(REAL, known_themes=REQUIRED_THEMES) if e.split == "dev_real"]
+    training = [e for e in examples if e.split in DEVELOPMENT] + real
     assert model.metadata["examples"] == len(training)
     positives = Counter(theme for e in training for theme in e.themes)
     assert model.metadata["positives"] == {t: positives[t] for t in model.themes}
+
+
+def test_a_weighted_comment_counts_as_repeated_comments(rules: ThemeEngine,
+                                                        examples: list[LabelledExample]) -> None:
+    rows = [e for e in examples if e.split == DEV]
+    options = TrainingOptions(steps=60, min_count=1)  # a repeat must not lift a feature's count
+    weighted = train(rows, matcher=rules.matcher, options=options,
+                     weights=[2.0] * 60 + [1.0] * (len(rows) - 60))
+    repeated = train(rows[:60] + rows, matcher=rules.matcher, options=options)
+    assert weighted.vocabulary == repeated.vocabulary
+    assert abs(weighted.weights - repeated.weights).max() < 1e-6
+    with pytest.raises(ModelError, match="weights"):
+        train(rows, matcher=rules.matcher, weights=[1.0])

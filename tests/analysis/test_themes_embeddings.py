@@ -37,6 +37,7 @@ from config.settings import SettingsError, theme_encoder_settings
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "tests" / "data" / "encoder_reference.json"
 LABELLED = ROOT / "tests" / "data" / "themes_labelled.csv"
+REAL = ROOT / "tests" / "data" / "real_staff_text.csv"
 THEMES = load_taxonomy().theme_ids
 
 
@@ -256,14 +257,33 @@ def test_rescale_maps_the_threshold_to_the_target() -> None:
 
 
 def test_the_shipped_embedding_model_was_trained_on_development_rows_only() -> None:
-    examples = read_labelled(LABELLED)
+    """Trained on the written development rows and the real corpus's dev_real rows (weighted
+    up), calibrated on dev_real alone: no heldout* row of either file."""
+    written = [e for e in read_labelled(LABELLED) if not e.split.startswith("heldout")]
+    real = [e for e in read_labelled(REAL) if e.split == "dev_real"]
     layer = ThemeEngine.default(with_tone=False).embeddings
     assert layer is not None
-    training = [e for e in examples if not e.split.startswith("heldout")]
+    training = written + real
     assert layer.model.metadata["examples"] == len(training)
     assert layer.model.metadata["positives"] == {
         t: sum(t in e.themes for e in training) for t in layer.model.themes}
     assert set(layer.model.thresholds) == set(THEMES)
+    calibration = layer.model.metadata["calibration"]
+    assert isinstance(calibration, dict) and calibration["comments"] == len(real)
+    assert calibration["extra_training_comments"] == len(written)
+
+
+def test_training_weights_count_a_comment_several_times() -> None:
+    """A comment of weight 3 trains the same model as the comment three times over."""
+    x, labels = _toy()
+    identity = {"sha256": "f" * 64, "precision": "int8"}
+    weighted = train_embedding_model(x, labels, ["a", "b"], encoder=identity,
+                                     weights=[3.0] * 20 + [1.0] * (len(x) - 20))
+    repeated = train_embedding_model(np.vstack([x[:20], x[:20], x]), labels[:20] * 2 + labels, ["a", "b"],
+                                     encoder=identity)
+    assert np.allclose(weighted.weights, repeated.weights, atol=1e-6)
+    with pytest.raises(ModelError, match="weights"):
+        train_embedding_model(x, labels, ["a", "b"], encoder=identity, weights=[0.0] * len(x))
 
 
 # --- calibration and evaluation ------------------------------------------------------------------
