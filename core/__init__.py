@@ -101,10 +101,10 @@ def create_staff_app(settings: Settings, database: Database) -> Flask:
     from accounts import orgkeys
     from accounts.views import bp as accounts_bp
     from core.cli import register_commands
+    from equality.survey_views import bp as edi_bp
+    from equality.theme_views import bp as themes_bp
     from speakup import services as speakup_services
     from speakup.guardian_views import bp as guardian_bp
-    from surveys.edi_views import bp as edi_bp
-    from surveys.summary_views import bp as themes_bp
 
     # Every kind of grant sealed to a staff member's key, re-sealed when they rotate it.
     app.extensions["speakup.resealers"] = (speakup_services.reseal_grants, orgkeys.reseal_grants)

@@ -19,11 +19,11 @@ from accounts import services as accounts
 from accounts.models import StaffUser
 from config.settings import KdfProfile, Settings
 from core.db import today
+from equality.themes import add_months, quarter_start
 from speakup import services
 from speakup import themes as concern_themes
 from surveys import definition as definitions
 from surveys import services as surveys
-from surveys.themes import add_months, quarter_start
 
 DEMO_EMAIL = "guardian@demo.speakup.invalid"
 EDI_EMAIL = "edi@demo.speakup.invalid"

@@ -12,9 +12,9 @@ from sqlalchemy import text
 from accounts import orgkeys
 from accounts import services as accounts
 from core import demo
+from equality.themes import concern_summary
 from speakup import analytics
 from speakup import themes as concern_themes
-from surveys.themes import concern_summary
 from tests.conftest import make_staff
 
 

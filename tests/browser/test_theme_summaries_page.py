@@ -19,8 +19,8 @@ from core.db import Database
 from surveys import definition as definitions
 from tests.browser.pages import DESKTOP, PHONE, Audit, ChartPage, Tab, sign_in
 from tests.conftest import Staff, make_staff
-from tests.surveys.test_theme_summaries import Q2, _survey_csv
-from tests.surveys.test_theme_summaries import concerns as concerns  # the fixture, by name
+from tests.equality.test_theme_summaries import Q2, _survey_csv
+from tests.equality.test_theme_summaries import concerns as concerns  # the fixture, by name
 
 pytestmark = pytest.mark.browser
 

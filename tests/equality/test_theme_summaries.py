@@ -25,12 +25,13 @@ from sqlalchemy.orm import Session
 from analysis.themes.engine import ThemeEngine
 from config.settings import Settings
 from core.db import Database
+from equality import themes
 from speakup import analytics
-from surveys import services, themes
+from surveys import services
 from surveys.models import SurveyWave
 from tests.conftest import Staff, analysis_key, login, make_staff
+from tests.equality.test_results_pages import SVG, _svgs, _tables
 from tests.surveys.conftest import import_equality_pulse, settled_responses
-from tests.surveys.test_results_pages import SVG, _svgs, _tables
 from tests.test_at_rest import _raw_copy
 
 Q1, Q2 = "2024/25 Q1", "2024/25 Q2"

@@ -1,6 +1,6 @@
 """EDI leads' themed summaries (staff app): themes in concerns and in survey comments.
 
-Every figure comes from `surveys.themes`, which puts each one through disclosure control.
+Every figure comes from `equality.themes`, which puts each one through disclosure control.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from accounts import orgkeys
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
 from core.web import db, settings
+from equality import charts, theme_charts, themes
 from speakup import analytics
-from surveys import charts, results, theme_charts, themes
+from surveys import results
 from surveys.models import Survey
 
 bp = Blueprint("edi_themes", __name__, url_prefix="/themes", template_folder="templates")
@@ -153,7 +154,7 @@ def _render(form: SummaryForm, survey: Survey | None, summary: themes.ThemeSumma
             message: str, status: int) -> Any:
     query = {name: value for name, value in form.data.items() if value}
     return render_template(
-        "surveys/themes.html", form=form, survey=survey, summary=summary, message=message,
+        "equality/themes.html", form=form, survey=survey, summary=summary, message=message,
         charts=charts, figures=theme_charts.summary_charts(summary) if summary else None,
         k=settings().min_cell_size, csv_url=url_for("edi_themes.summary_csv", **query),
     ), status

@@ -1,9 +1,9 @@
-"""Charts of a themed summary, drawn on the server as inline SVG like `surveys.charts`.
+"""Charts of a themed summary, drawn on the server as inline SVG like `equality.charts`.
 
 Counts are horizontal bars on a scale from 0 to the largest count shown in the chart, each with
 its number as text; a hidden count is an empty dashed bar labelled "hidden", never a number.
-Tone uses `surveys.charts.stacked_chart`. Only figures disclosure control released are drawn
-(the `Cell` objects of a `surveys.themes.ThemeSummary`); nothing is recomputed.
+Tone uses `equality.charts.stacked_chart`. Only figures disclosure control released are drawn
+(the `Cell` objects of a `equality.themes.ThemeSummary`); nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from analysis.disclosure import Cell
-from surveys import charts
-from surveys.charts import BAR, BAR_HEIGHT, FONT, ROW_GAP, TEXT, TRACK, WHITE
-from surveys.themes import ThemeSummary
+from equality import charts
+from equality.charts import BAR, BAR_HEIGHT, FONT, ROW_GAP, TEXT, TRACK, WHITE
+from equality.themes import ThemeSummary
 
 
 @dataclass(frozen=True)

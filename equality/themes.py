@@ -59,10 +59,10 @@ from config.vocabulary import wres_group
 from core.db import today as utc_today
 from core.encryption import DecryptionError
 from core.themes import engine as theme_engine
+from equality.charts import ETHNIC_GROUPS, UNKNOWN_LABEL, Labels
 from speakup import analytics
 from speakup.analytics import month_of, quarter_of
 from surveys import results, services
-from surveys.charts import ETHNIC_GROUPS, UNKNOWN_LABEL, Labels
 from surveys.models import Survey, SurveyWave
 from surveys.services import Comment, SurveyError, definition_of
 

@@ -22,9 +22,10 @@ from sqlalchemy import select
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
 from core.web import db, settings
-from surveys import charts, services
+from equality import charts
 from surveys import definition as definitions
 from surveys import results as survey_results
+from surveys import services
 from surveys.definition import SurveyDefinition
 from surveys.forms import TREND, CloseWaveForm, CodesForm, NewSurveyForm, ResultsForm, WaveForm
 from surveys.models import Survey, SurveyWave
@@ -61,7 +62,7 @@ def _wave_or_404(survey: Survey, wave_id: int) -> SurveyWave:
 @bp.get("/")
 @edi_only
 def index() -> Any:
-    return render_template("surveys/index.html", surveys=_all_surveys(), form=_new_survey_form())
+    return render_template("equality/index.html", surveys=_all_surveys(), form=_new_survey_form())
 
 
 def _all_surveys() -> list[Survey]:
@@ -84,7 +85,7 @@ def create() -> Any:
         else:
             flash(f"Survey {survey.title!r} is ready. Start a wave to collect answers.", "success")
             return redirect(url_for("edi.survey", survey_id=survey.id))
-    return render_template("surveys/index.html", surveys=_all_surveys(), form=form), 400
+    return render_template("equality/index.html", surveys=_all_surveys(), form=form), 400
 
 
 def _render_survey(survey: Survey, status: int = 200, **forms: Any) -> Any:
@@ -211,7 +212,7 @@ def _render_results(survey_: Survey, definition: SurveyDefinition, form: Results
         wres = survey_results.wres_indicators(db(), survey=survey_, settings=settings(),
                                               wave_label=wave)
     return render_template(
-        "surveys/results.html", survey=survey_, form=form, labels=labels, charts=charts,
+        "equality/results.html", survey=survey_, form=form, labels=labels, charts=charts,
         answered=list(zip(answered or [], figures, strict=True)), wres=wres,
         k=settings().min_cell_size, trend=form.wave.data == TREND,
         released=bool(labels.waves),

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from analysis.disclosure import Cell, Release
-from surveys import charts
+from equality import charts
 from surveys.definition import parse_definition, template_text
 
 SVG = "{http://www.w3.org/2000/svg}"
