@@ -48,9 +48,10 @@ DEVELOPMENT = (DEV, DEV2, DEV3, DEV4, "dev5", "dev6", "dev7", "dev8", "dev9")
 HELDOUT4_MACRO_F1_FLOOR = 0.84
 # Measured once on the real corpus's frozen heldout_real rows after round 1 of tuning on
 # dev_real (issue 10, 2026-12-03): macro F1 0.492 [0.394, 0.542], false alarms on no-theme
-# extracts 21.3%. The headline figure since then; floors just below it, as a regression check:
-# heldout_real must never be used to tune.
-HELDOUT_REAL_MACRO_F1_FLOOR = 0.48
+# extracts 21.3%; after round 2 (231 more dev_real rows, rule fixes, retrained models):
+# 0.484 [0.386, 0.538], false alarms 21.7%, the headline figure since then. Floors just below
+# it, as a regression check: heldout_real must never be used to tune.
+HELDOUT_REAL_MACRO_F1_FLOOR = 0.47
 HELDOUT_REAL_FALSE_ALARMS_CEILING = 0.23
 # The development splits are training data (in-sample macro F1 in tests/data/README.md): floors
 # that check that edits made for new phrasings do not lose what the engine already gets right.
