@@ -40,6 +40,9 @@ from analysis.workforce.records import Application, StaffRecord
 from analysis.workforce.report import WorkforceReport
 from analysis.workforce.vocabulary import (
     ADVERTISED_ROUTES,
+    DISABLED,
+    GLOBAL_MAJORITY,
+    NOT_STATED,
     broad_group,
     disability_group,
     wdes_cluster,
@@ -129,18 +132,26 @@ class _Disclosed:
         def clinical(s: StaffRecord) -> str:
             return "yes" if s.clinical else "no"
 
-        # Staff counted by band (or cluster), clinical or not, and group: WRES 1 and WDES 1
-        # (released two dimensions at a time: a band's groups, or a band's clinical split).
+        # Staff counted by band (or cluster), clinical or not, and whether in the group a share
+        # counts (BME; Disabled): WRES 1 and WDES 1 show a band's headcount and that group's
+        # count, so those two cells and their difference must be safe. Released two
+        # dimensions at a time (a band's split, or a band's clinical split).
+        def yes_no(flag: bool) -> str:
+            return "yes" if flag else "no"
+
         self.wres1 = _Question(
-            (({"band": s.band, "clinical": clinical(s), "wres_group": wres_group(s.ethnicity)},
-              "staff") for s in staff), ("band", "clinical", "wres_group"), k, counted=True)
+            (({"band": s.band, "clinical": clinical(s),
+               "bme": yes_no(wres_group(s.ethnicity) == GLOBAL_MAJORITY)}, "staff")
+             for s in staff), ("band", "clinical", "bme"), k, counted=True)
         self.wdes1 = _Question(
             (({"cluster": wdes_cluster(s.band), "clinical": clinical(s),
-               "disability": disability_group(s.disability)}, "staff") for s in staff),
-            ("cluster", "clinical", "disability"), k, counted=True)
-        self.disability_by_band = _Question(
-            (({"band": s.band, "disability": disability_group(s.disability)}, "staff")
-             for s in staff), ("band", "disability"), k, counted=True)
+               "disabled": yes_no(disability_group(s.disability) == DISABLED)}, "staff")
+             for s in staff), ("cluster", "clinical", "disabled"), k, counted=True)
+        # Declaration rates by band: a band's headcount and how many stated each.
+        self.declared = {c: _Question(
+            (({"band": s.band, "stated": yes_no(getattr(s, c) != NOT_STATED)}, "staff")
+             for s in staff), ("band", "stated"), k, counted=True)
+            for c in ("ethnicity", "disability")}
         shortlisted = [a for a in applications if a.shortlisted]
         appointed = {True: "appointed", False: "not appointed"}
         self.wres2 = _Question(
@@ -179,9 +190,8 @@ class _Disclosed:
         if not s.by:
             return None
         by = dict(s.by)
-        question, group = (self.wres1, "wres_group") if s.id == "wres1" else (self.wdes1,
-                                                                             "disability")
-        groups = [{**by, group: g} for g, n in s.counts if n] if len(by) == 1 else []
+        question, group = (self.wres1, "bme") if s.id == "wres1" else (self.wdes1, "disabled")
+        groups = [{**by, group: g} for g in ("yes", "no")] if len(by) == 1 else []
         return question.reason(by, *groups)
 
     def likelihood_reason(self, r: RelativeLikelihood) -> str | None:
@@ -191,10 +201,9 @@ class _Disclosed:
         return question.reason(*({**band, "group": side.group} for side in (r.first, r.second)))
 
     def band_reason(self, band: str) -> str | None:
-        """A band's headcount and BME count (Model Employer, ethnicity declaration by band)."""
-        cells = [{"band": band, "wres_group": g} for g in self.wres1.population.values(
-            "wres_group")] if self.wres1.population.respondents else []
-        return self.wres1.reason({"band": band}, *cells)
+        """A band's headcount and BME count (Model Employer)."""
+        return self.wres1.reason({"band": band}, {"band": band, "bme": "yes"},
+                                 {"band": band, "bme": "no"})
 
 
 TABLES = ("indicators", "representation", "declaration", "model_employer", "funnel", "routes",
@@ -306,13 +315,8 @@ def _declaration(report: WorkforceReport, disclosed: _Disclosed) -> list[Json]:
         reason = None
         if d.by:
             band = dict(d.by)["band"]
-            if d.characteristic == "ethnicity":
-                reason = disclosed.band_reason(band)
-            else:
-                question = disclosed.disability_by_band
-                reason = question.reason({"band": band}, *(
-                    {"band": band, "disability": v}
-                    for v in question.population.values("disability")))
+            reason = disclosed.declared[d.characteristic].reason(
+                {"band": band}, {"band": band, "stated": "yes"}, {"band": band, "stated": "no"})
         rows.append({"characteristic": d.characteristic, "population": d.population,
                      "by": dict(d.by) or None, "stated": None if reason else d.stated,
                      "total": None if reason else d.total,

@@ -323,6 +323,8 @@ def board(payload: Json) -> Figure:
 def funnel(payload: Json) -> list[Figure]:
     k = payload["k"]
     rows_in = payload["funnel"]
+    if not rows_in:
+        return []
     trust = [r for r in rows_in if r["band"] is None and r["dimension"] == "wres_group"]
     sections = [
         Section("Shortlisted from applying", [
@@ -371,6 +373,8 @@ def funnel(payload: Json) -> list[Figure]:
 def routes(payload: Json) -> list[Figure]:
     k = payload["k"]
     rows_in = payload["routes"]
+    if not rows_in:
+        return []
     cells: dict[tuple[str | None, str | None], list[Json]] = {}
     for r in rows_in:
         cells.setdefault((r["band"], r["ethnic_group"]), []).append(r)
