@@ -367,9 +367,10 @@ def staff_survey(snapshot: str) -> Any:
 # --- voice and data --------------------------------------------------------------------------
 
 
-def voice_rows() -> tuple[list[str], list[dict[str, Any]], str]:
+def voice_rows(snapshot: date) -> tuple[list[str], list[dict[str, Any]], str]:
     """Theme counts of concerns per quarter (through disclosure control in `equality.themes`)
-    for the four recruitment and race themes; ([quarters], [rows], message)."""
+    for the four recruitment and race themes, for the eight quarters up to the end of the
+    period (its year and the one before); ([quarters], [rows], message)."""
     from accounts import orgkeys
     from equality import themes
     from speakup import analytics
@@ -381,8 +382,13 @@ def voice_rows() -> tuple[list[str], list[dict[str, Any]], str]:
                         "with you the next time another EDI lead signs in.")
     facts = analytics.current_facts(db(), analysis_private=key, settings=settings())
     db().commit()
+    last = f"{snapshot.year - 1}/{snapshot.year % 100:02d} Q4"
+    ended = [q for q in themes.concern_quarters(facts) if q <= last]
+    if not ended:
+        return [], [], "No quarter of concerns up to the end of this period has ended yet."
     try:
-        summary = themes.concern_summary(db(), settings=settings(), facts=facts)
+        summary = themes.concern_summary(db(), settings=settings(), facts=facts,
+                                         quarter=ended[-1])
     except themes.ThemeSummaryError as e:
         return [], [], str(e)
     quarters: list[str] = []
@@ -460,7 +466,7 @@ def voice(snapshot: str) -> Any:
         current = period_payload(period)
     except services.WorkforceDataError as e:
         return render_template("equality/workforce_message.html", message=str(e)), 404
-    quarters, rows, message = voice_rows()
+    quarters, rows, message = voice_rows(period.snapshot)
     by_quarter = Counter(u["quarter"] or "Not given" for u in current["unadvertised"])
     return render_template(
         "equality/workforce_voice.html", period=period, quarters=quarters, rows=rows,
@@ -476,7 +482,7 @@ def _board_pack_html(snapshot: date, *, for_pdf: bool) -> str:
     period, page = _page(snapshot)
     voice: dict[str, Any] | None = None
     if not _is_board():
-        quarters, rows, message = voice_rows()
+        quarters, rows, message = voice_rows(snapshot)
         voice = {"quarters": quarters, "rows": rows, "message": message,
                  "matching": _matching(period_payload(period))}
     css = None
