@@ -41,6 +41,14 @@ TITLES = {
     "wdes3": "WDES 3: Disabled staff's likelihood of entering the formal capability process, "
              "relative to non-disabled staff",
 }
+BRIEF = {
+    "wres2": "WRES 2: appointed from shortlisting, White relative to BME",
+    "wres3": "WRES 3: entering the formal disciplinary process, BME relative to White",
+    "wres4": "WRES 4: accessing non-mandatory training, White relative to BME",
+    "wdes2": "WDES 2: appointed from shortlisting, non-disabled relative to Disabled",
+    "wdes3": "WDES 3: entering the formal capability process, Disabled relative to "
+             "non-disabled",
+}
 SHORT = {"wres2": "WRES 2", "wres3": "WRES 3", "wres4": "WRES 4", "wdes2": "WDES 2",
          "wdes3": "WDES 3", "wres9": "WRES 9", "wdes10": "WDES 10"}
 GROUP_LABELS = {**WRES_GROUP_LABELS, "all": "Everyone", "disabled": "Disabled",
@@ -166,7 +174,7 @@ def headline(payload: Json) -> Figure:
               "as non-adverse; 1 means no difference. The same figures are in the table."),
         ratios=[Ratio(SHORT[e["id"]], e["value"], tuple(e["ci"]) if e["ci"] else None)
                 for e in entries])
-    rows = [[TITLES[e["id"]], ratio(e["value"]), interval(e["ci"]), _side(e["numerator"]),
+    rows = [[BRIEF[e["id"]], ratio(e["value"]), interval(e["ci"]), _side(e["numerator"]),
              _side(e["denominator"]),
              ", ".join(definitions[e["id"]].get("snapshots", [])) or payload["period"]]
             for e in entries]
@@ -207,8 +215,8 @@ def _shares(payload: Json, indicator: str, dimension: str, labels: Mapping[str, 
         indicator, f"{SHORT.get(indicator, indicator.upper()[:4] + ' ' + number)}: {what}",
         f"Share of each {dimension}'s headcount who are {group} (not stated counted in the "
         "headcount), against the whole workforce.", chart,
-        [Table(f"{what} by {dimension}", [dimension.title(), "Headcount", group.capitalize(),
-                                          "Share", "95% interval"], rows)])
+        [Table(f"{what} by {dimension}", [dimension.title(), "Headcount", what, "Share",
+                                          "95% interval"], rows)])
 
 
 def wres1(payload: Json) -> Figure:

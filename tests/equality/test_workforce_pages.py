@@ -121,8 +121,8 @@ def test_upload_errors_by_line_and_nothing_imported(app: Flask, edi: Staff,
     html = upload(client, "staff", "\n".join(bad) + "\n", status=400)
     page = text_of(html)
     assert "2 problem(s) in staff.csv: nothing was imported" in page
-    assert "4 Column band Problem 'band 12' is not a band" in page
-    assert "8 Column clinical Problem write yes or no, not 'maybe'" in page
+    assert "Line 4 Column band Problem 'band 12' is not a band" in page
+    assert "Line 8 Column clinical Problem write yes or no, not 'maybe'" in page
     # What the person chose stays on the form.
     assert 'value="2026-03-31"' in html and 'value="staff" selected' in html
     with database.session() as db:
