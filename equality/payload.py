@@ -169,6 +169,7 @@ class _Disclosed:
              for a in applications if a.appointed), ("band", "wres_group"), k)
         self.pay: dict[str, _Question] = {}
         self.bonus: dict[str, _Question] = {}
+        self.bonus_paid: dict[str, _Question] = {}
         for characteristic, (group_of, reference, comparison) in COMPARISONS.items():
             in_groups = [s for s in staff if group_of(s) in (reference, comparison)]
             paid = [(s.hourly_pay, group_of(s) == comparison) for s in in_groups
@@ -183,6 +184,9 @@ class _Disclosed:
             self.bonus[characteristic] = _Question(
                 (({"group": group_of(s)}, "received" if (s.bonus_pay or 0) > 0 else "none")
                  for s in in_groups if s.bonus_pay is not None), ("group",), k)
+            self.bonus_paid[characteristic] = _Question(
+                (({"group": group_of(s)}, "received") for s in in_groups
+                 if (s.bonus_pay or 0) > 0), ("group",), k, counted=True)
 
     def share_reason(self, s: Share) -> str | None:
         """A WRES 1 or WDES 1 share below trust level: the breakdown's cell, and each group's
@@ -386,6 +390,11 @@ def _pay_gap(g: PayGap, d: _Disclosed) -> Json:
         received = d.bonus[g.characteristic]
         bonus_reason = received.reason({"group": g.reference}) or received.reason(
             {"group": g.comparison})
+        # A mean or median bonus describes the people who received one: each side must be a
+        # group of at least k of them (one Disabled person with a bonus would be their bonus).
+        receivers = d.bonus_paid[g.characteristic]
+        gap_reason = bonus_reason or receivers.reason({"group": g.reference},
+                                                      {"group": g.comparison})
         bonus = {
             "eligible": {g.reference: g.bonus.reference_eligible,
                          g.comparison: g.bonus.comparison_eligible},
@@ -394,8 +403,9 @@ def _pay_gap(g: PayGap, d: _Disclosed) -> Json:
             "proportion_receiving": {g.reference: _num(g.bonus.reference_proportion),
                                      g.comparison: _num(g.bonus.comparison_proportion)}
             if bonus_reason is None else None,
-            "mean_gap": _num(paid.mean_gap) if bonus_reason is None else None,
-            "median_gap": _num(paid.median_gap) if bonus_reason is None else None,
+            "mean_gap": _num(paid.mean_gap) if gap_reason is None else None,
+            "median_gap": _num(paid.median_gap) if gap_reason is None else None,
+            "gaps_suppressed": gap_reason is not None, "gaps_reason": gap_reason,
             "suppressed": bonus_reason is not None, "reason": bonus_reason,
         }
     quartiles = None
