@@ -94,7 +94,7 @@ def _render_survey(survey: Survey, status: int = 200, **forms: Any) -> Any:
     shown = survey_results.wave_sizes(db(), survey=survey, settings=settings())
     context = {"wave_form": WaveForm(), "codes_form": CodesForm(),
                "close_form": CloseWaveForm(), **forms}
-    return render_template("surveys/survey.html", survey=survey, counts=shown, k=k,
+    return render_template("equality/survey.html", survey=survey, counts=shown, k=k,
                            definition=services.definition_of(survey, settings()),
                            **context), status
 
