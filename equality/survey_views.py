@@ -241,7 +241,8 @@ def results_download(survey_id: int) -> Any:
     answered = _answer(survey_, form) if survey_results.released_waves(survey_) else None
     if answered is None:
         return _render_results(survey_, definition, form, None)
-    payload = survey_results.results_payload(survey_.slug, answered, settings().min_cell_size)
-    text = survey_results.results_csv(payload)
-    return Response(text, mimetype="text/csv", headers={
+    labels = charts.Labels(definition, tuple(
+        w.label for w in survey_results.released_waves(survey_)))
+    text = survey_results.results_csv(answered, labels, settings().min_cell_size)
+    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{survey_.slug}-results.csv"'})

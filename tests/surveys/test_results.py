@@ -64,9 +64,11 @@ def test_two_dimensions_filter_and_csv(app, imported) -> None:
     result = app.test_cli_runner().invoke(args=[
         "survey", "results", "equality-pulse", "--by", "band", "--format", "csv",
         "--question", "roles_fair", "--wave", "W1"])
-    rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert rows[0]["question"] == "roles_fair" and "count_agree" in rows[0]
-    assert all(r["n"] == "" for r in rows if r["suppressed"] == "true")
+    assert result.output.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(result.output.removeprefix("\ufeff"))))
+    assert rows[0]["Question"] == "Roles here are advertised and filled fairly."
+    assert "Agree" in rows[0] and "agree" not in rows[0]
+    assert all(r["Respondents"] == "" for r in rows if r["Figures hidden"] == "Yes")
 
 
 def test_trend_by_wave_and_bad_queries(app, imported) -> None:
