@@ -19,6 +19,7 @@ import math
 import textwrap
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup
 
@@ -74,6 +75,11 @@ def respondents_text(cell: Cell, k: int) -> str:
 
 def percent_text(value: float) -> str:
     return f"{value:.1f}%"
+
+
+def date_text(day: date) -> str:
+    """A date as a report reads it: ``3 December 2026``."""
+    return f"{day.day} {day:%B %Y}"
 
 
 # --- labels -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
+from core.db import today
 from core.web import db, settings
 from equality import charts
 from surveys import definition as definitions
@@ -215,6 +216,7 @@ def _render_results(survey_: Survey, definition: SurveyDefinition, form: Results
         "equality/results.html", survey=survey_, form=form, labels=labels, charts=charts,
         answered=list(zip(answered or [], figures, strict=True)), wres=wres,
         k=settings().min_cell_size, trend=form.wave.data == TREND,
+        printed_on=charts.date_text(today()),
         released=bool(labels.waves),
         csv_url=url_for("edi.results_csv", survey_id=survey_.id,
                         **{name: value for name, value in form.data.items() if value})

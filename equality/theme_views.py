@@ -16,6 +16,7 @@ from wtforms.validators import ValidationError
 from accounts import orgkeys
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
+from core.db import today
 from core.web import db, settings
 from equality import charts, theme_charts, themes
 from speakup import analytics
@@ -157,6 +158,7 @@ def _render(form: SummaryForm, survey: Survey | None, summary: themes.ThemeSumma
         "equality/themes.html", form=form, survey=survey, summary=summary, message=message,
         charts=charts, figures=theme_charts.summary_charts(summary) if summary else None,
         k=settings().min_cell_size, csv_url=url_for("edi_themes.summary_csv", **query),
+        printed_on=charts.date_text(today()),
     ), status
 
 
