@@ -96,20 +96,25 @@ def population(db: Session, *, survey: Survey, question: Question,
 
 
 def wave_sizes(db: Session, *, survey: Survey, settings: Settings) -> dict[int, int | None]:
-    """Responses per wave, through disclosure control (None: hidden, e.g. fewer than k).
+    """Responses per closed wave, through disclosure control (None: hidden, fewer than k, or
+    the wave is not closed).
 
-    Only waves that take no more answers are counted: an open wave's count would change with
-    each answer (its size shows once it closes)."""
-    waves = released_waves(survey)
-    if not waves:
-        return {w.id: None for w in survey.waves}
+    Each wave's count is released on its own, from a population of that wave alone, so it is
+    fixed once the wave closes: answers to a later wave never change it (issue 12: released
+    with every wave's count in one table, a new wave with few answers made a past wave's
+    count hidden by differencing and complementary suppression). Nothing here adds waves
+    together, so no pooled total exists to subtract from; the results page's tables protect
+    their own pooled groups. An open wave's count would grow with each answer, so it is not
+    counted until it closes.
+    """
+    waves = [w for w in survey.waves if w.status == "closed"]
     counts = services.response_counts(db, waves)
-    atoms = [(w.label, "responded", counts[w.id]) for w in waves if counts[w.id]]
-    table = release(Population.from_counts(atoms, [WAVE]), by=[WAVE], where={},
-                    policy=policy(settings), options=["responded"], favourable=[])
-    shown = {c.group.get(WAVE): c.n for c in table.cells if c.group}
     out: dict[int, int | None] = {w.id: None for w in survey.waves}
-    out.update({w.id: shown.get(w.label, 0) for w in waves})
+    for w in waves:
+        atoms = [(w.label, "responded", counts[w.id])] if counts[w.id] else []
+        table = release(Population.from_counts(atoms, [WAVE]), by=[], where={WAVE: w.label},
+                        policy=policy(settings), options=["responded"], favourable=[])
+        out[w.id] = table.cell({}).n
     return out
 
 
