@@ -20,6 +20,6 @@ def qr_svg(text: str, *, label: str, scale: int = 4) -> Markup:
     segno.make(text, error="m", micro=False).save(
         out, kind="svg", xmldecl=False, svgns=True, scale=scale, border=4, dark="#000",
         light="#fff", svgclass="speakup-qr", lineclass=None)
-    svg = out.getvalue().decode()
+    svg = out.getvalue().decode().strip()
     opening = Markup('<svg role="img" aria-label="{}" focusable="false" ').format(label)
     return Markup(svg.replace("<svg ", str(opening), 1))  # noqa: S704 - segno's own markup
