@@ -219,9 +219,10 @@ def import_answers(survey_id: int) -> Any:
             except services.ImportRowsError as e:
                 db().rollback()
                 rows = e.errors
-                form.responses.errors = [f"{len(rows)} row(s) of the file are not right, so "
-                                         "nothing was imported. Correct them and choose the "
-                                         "file again."]
+                some = "1 row of the file is" if len(rows) == 1 else \
+                    f"{len(rows):,} rows of the file are"
+                form.responses.errors = [f"{some} not right, so nothing was imported. Correct "
+                                         "the rows listed and choose the file again."]
             except services.SurveyError as e:
                 db().rollback()
                 form.wave.errors = [str(e)]
