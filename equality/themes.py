@@ -821,4 +821,12 @@ def summary_csv(summary: ThemeSummary) -> str:
                     "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
                     cell.reason or "",
                     *(("" if cell.counts is None else cell.counts.get(t, 0)) for t in tones)])
+    if summary.commented is not None:  # the denominator: people who wrote any comment
+        for column, cell in zip([Column("", ""), *summary.columns], summary.commented,
+                                strict=True):
+            writer.writerow([
+                summary.source, "chosen period", summary.period, "(wrote a comment)",
+                summary.breakdown if column.value else "", column.value,
+                "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
+                cell.reason or "", *("" for _ in tones)])
     return out.getvalue()
