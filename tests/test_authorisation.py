@@ -150,8 +150,13 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/surveys/new"): {"POST": edi_only(SURVEY_PAGE)},
     ("staff", "/surveys/<int:survey_id>"): {"GET": edi_only(200)},
     ("staff", "/surveys/<int:survey_id>/waves"): {"POST": edi_only(SURVEY_PAGE)},
+    # GET: the confirmation page (the world's wave is open); POST closes it.
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/close"): {
-        "POST": edi_only(SURVEY_PAGE)},
+        "GET": edi_only(200), "POST": edi_only(SURVEY_PAGE)},
+    # POST without a file: the form again with its error.
+    ("staff", "/surveys/<int:survey_id>/import"): {"GET": edi_only(200), "POST": edi_only(400)},
+    ("staff", "/surveys/definition"): {"POST": edi_only(400)},
+    ("staff", "/surveys/templates/<name>.toml"): {"GET": edi_only(200)},
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/codes"): {"POST": edi_only(200)},
     # No wave released yet (the world's wave is still open): the page says so.
     ("staff", "/surveys/<int:survey_id>/results"): {"GET": edi_only(200)},
@@ -378,6 +383,15 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("staff", "/surveys/<int:survey_id>", "GET"): Call("/staff/surveys/{survey}"),
     ("staff", "/surveys/<int:survey_id>/waves", "POST"): Call("/staff/surveys/{survey}/waves",
         lambda w: {"label": "Autumn", "open_link": "codes"}, "/staff/login"),
+    ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/close", "GET"):
+        Call("/staff/surveys/{survey}/waves/{wave}/close"),
+    ("staff", "/surveys/<int:survey_id>/import", "GET"): Call("/staff/surveys/{survey}/import"),
+    ("staff", "/surveys/<int:survey_id>/import", "POST"): Call(
+        "/staff/surveys/{survey}/import", _no_data, "/staff/login"),
+    ("staff", "/surveys/definition", "POST"): Call("/staff/surveys/definition", _no_data,
+                                                    "/staff/login"),
+    ("staff", "/surveys/templates/<name>.toml", "GET"):
+        Call("/staff/surveys/templates/equality-pulse.toml"),
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/close", "POST"): Call(
         "/staff/surveys/{survey}/waves/{wave}/close", _no_data, "/staff/login"),
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/codes", "POST"): Call(
