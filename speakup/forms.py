@@ -55,6 +55,17 @@ def recent_months(today: date, count: int = 24) -> list[tuple[str, str]]:
     return months
 
 
+def month_label(value: str | None) -> str:
+    """"2026-12" as "December 2026"; anything else as given, or "Not given"."""
+    if not value:
+        return "Not given"
+    try:
+        year, month = (int(part) for part in value.split("-"))
+        return date(year, month, 1).strftime("%B %Y")
+    except ValueError:
+        return value
+
+
 class ConcernForm(FlaskForm):
     text = TextAreaField(
         "What happened?",
@@ -162,17 +173,20 @@ class NoteForm(FlaskForm):
     ])
 
 
-class StatusForm(FlaskForm):
+class CaseUpdateForm(FlaskForm):
+    """Status, assignment and the National Guardian's Office record: one form, one Save, so a
+    choice made in one part is never lost by saving another. Closing asks for a closing message
+    to the reporter, or a tick to close without one (the service checks it)."""
+
     status = RadioField("Status", choices=list(STATUSES),
                         validators=[InputRequired("Choose a status.")])
-
-
-class AssignForm(FlaskForm):
+    closing_message = TextAreaField("Closing message to the reporter", validators=[
+        Optional(),
+        Length(max=MESSAGE_LIMIT, message=f"Keep it under {MESSAGE_LIMIT:,} characters."),
+    ])
+    close_without_message = BooleanField("Close without a message to the reporter")
     assignee = SelectField("Assigned guardian", coerce=str, validators=[Optional()],
                            filters=[_strip])
-
-
-class NgoForm(FlaskForm):
     raised = RadioField("Raised", choices=[(c, label) for c, label, _ in IDENTITY_MODES],
                         validators=[InputRequired("Choose how the concern was raised.")])
     elements = SelectMultipleField("Elements of the case", choices=list(NGO_ELEMENTS),

@@ -23,6 +23,7 @@ from flask import (
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
+from config.vocabulary import SPEAK_UP_AGAIN
 from core import ratelimit
 from core.db import today
 from core.web import db, settings
@@ -213,6 +214,7 @@ def _render_case(message_form: ReporterMessageForm | None = None,
     return render_template(
         "speakup/case.html", case=case, form=message_form or ReporterMessageForm(),
         feedback_form=feedback_form or FeedbackForm(), leave_form=LeaveForm(),
+        speak_up_again_labels=dict(SPEAK_UP_AGAIN),
     ), status
 
 
@@ -248,10 +250,16 @@ def feedback() -> Any:
     access = _access()
     form = FeedbackForm()
     if form.validate_on_submit():
-        services.record_reporter_feedback(db(), access=access, answer=form.answer.data or "")
-        db().commit()
-        flash("Thank you for answering.", "success")
-        return redirect(url_for("report.case"))
+        try:
+            services.record_reporter_feedback(db(), access=access,
+                                              answer=form.answer.data or "")
+            db().commit()
+        except services.ConcernInvalidError as e:
+            db().rollback()
+            form.answer.errors = [str(e)]
+        else:
+            flash("Thank you for answering.", "success")
+            return redirect(url_for("report.case"))
     return _render_case(feedback_form=form, status=400)
 
 

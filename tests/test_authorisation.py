@@ -117,9 +117,7 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/cases/<ref>"): {"GET": guardians_only(200, 404)},
     ("staff", "/cases/<ref>/reply"): CASE_ACTION,
     ("staff", "/cases/<ref>/note"): CASE_ACTION,
-    ("staff", "/cases/<ref>/status"): CASE_ACTION,
-    ("staff", "/cases/<ref>/assign"): CASE_ACTION,
-    ("staff", "/cases/<ref>/ngo"): CASE_ACTION,
+    ("staff", "/cases/<ref>/update"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes/none"): CASE_ACTION,
     # POST: nobody has reviewed enough cases yet, so retraining is refused.
@@ -314,12 +312,9 @@ CALLS: dict[tuple[str, str, str], Call] = {
         "text": "Thank you for telling us."}, "/staff/login"),
     ("staff", "/cases/<ref>/note", "POST"): Call("/staff/cases/{ref}/note", lambda w: {
         "note-text": "Spoke to the ward manager."}, "/staff/login"),  # NoteForm(prefix="note")
-    ("staff", "/cases/<ref>/status", "POST"): Call("/staff/cases/{ref}/status", lambda w: {
-        "status": "in-progress"}, "/staff/login"),
-    ("staff", "/cases/<ref>/assign", "POST"): Call("/staff/cases/{ref}/assign", lambda w: {
-        "assignee": str(w.guardian.id)}, "/staff/login"),
-    ("staff", "/cases/<ref>/ngo", "POST"): Call("/staff/cases/{ref}/ngo", lambda w: {
-        "raised": "anonymous", "elements": ["patient_safety"]}, "/staff/login"),
+    ("staff", "/cases/<ref>/update", "POST"): Call("/staff/cases/{ref}/update", lambda w: {
+        "status": "in-progress", "assignee": str(w.guardian.id), "raised": "anonymous",
+        "elements": ["patient_safety"]}, "/staff/login"),
     ("staff", "/cases/<ref>/themes", "POST"): Call("/staff/cases/{ref}/themes", lambda w: {
         "theme": "patient_safety", "decision": "confirmed"}, "/staff/login"),
     ("staff", "/cases/<ref>/themes/none", "POST"): Call("/staff/cases/{ref}/themes/none",
@@ -439,8 +434,9 @@ def test_excluded_guardian_never_sees_the_case(world: World, database: Database)
     case = staff.get(f"/staff/cases/{world.ref}").data.decode()
     assert world.excluded.name not in case  # not offered in "Assign to"
     # Even a guardian holding the case cannot give it to the excluded guardian.
-    response = staff.post(f"/staff/cases/{world.ref}/assign", data={
-        "csrf_token": csrf_token(case), "assignee": str(world.excluded.id)})
+    response = staff.post(f"/staff/cases/{world.ref}/update", data={
+        "csrf_token": csrf_token(case), "assignee": str(world.excluded.id), "status": "new",
+        "raised": "anonymous"})
     assert response.status_code == 400
     assert "That guardian cannot be given this case." in response.data.decode()
     with database.session() as db:

@@ -410,11 +410,11 @@ def test_guardian_actions_never_fail(
     actions = st.one_of(
         st.tuples(st.just("reply"), st.fixed_dictionaries({"text": TEXT})),
         st.tuples(st.just("note"), st.fixed_dictionaries({"note-text": TEXT})),
-        st.tuples(st.just("status"), st.fixed_dictionaries(
-            {}, optional={"status": choice(["new", "acknowledged", "in-progress", "closed"])})),
-        st.tuples(st.just("assign"), st.fixed_dictionaries(
-            {}, optional={"assignee": choice(["", *ids])})),
-        st.tuples(st.just("ngo"), _ngo_fields(settings)),
+        st.tuples(st.just("update"), st.tuples(st.fixed_dictionaries({}, optional={
+            "status": choice(["new", "acknowledged", "in-progress", "closed"]),
+            "assignee": choice(["", *ids]), "closing_message": TEXT,
+            "close_without_message": choice(["y", ""])}), _ngo_fields(settings)).map(
+                lambda parts: {**parts[0], **parts[1]})),
     )
 
     @fuzz(database, 250)
@@ -428,7 +428,7 @@ def test_guardian_actions_never_fail(
         if response.status_code == 302:
             assert response.location == f"/staff/cases/{case_ref}"
         else:
-            text = fields.get("text", fields.get("note-text", ""))
+            text = fields.get("text", fields.get("note-text", fields.get("closing_message", "")))
             if is_plain(text):
                 assert str(escape(text)) in body  # the reply or note is not lost
             if garbage_token is not None and garbage_token != token:
@@ -523,7 +523,7 @@ def test_survey_answers_never_fail(app: Flask, database: Database, settings: Set
 SEGMENT = st.one_of(
     st.text(max_size=15),
     st.sampled_from(["concern", "new", "files", "return", "privacy", "staff", "cases", "reply",
-                     "note", "status", "assign", "ngo", "export", "audit", "login", "static",
+                     "note", "update", "export", "audit", "login", "static",
                      "survey", "link", "answer", "results", "results.csv",
                      "..", ".", "", "1", "0", "-1", "99999999999999999999999", "%00", "%ff",
                      "%2F", "%2e%2e", "%", "%zz", "?a=%00", "#x", ";jsessionid=1"]),
@@ -585,7 +585,7 @@ def test_nul_bytes_and_impossible_ids(
     for bad in ("%00", "A%00B", "x" * 300, "%C3%A9", "%F0%9F%92%A9", case_ref.lower()):
         assert client.get(f"/staff/cases/{bad}").status_code == 404, bad
         assert client.get(f"/staff/cases/{bad}/files/1").status_code == 404, bad
-        for action in ("reply", "note", "status", "assign", "ngo"):
+        for action in ("reply", "note", "update"):
             assert client.post(f"/staff/cases/{bad}/{action}", data={
                 "csrf_token": token, "text": "x", "note-text": "x", "status": "closed",
                 "assignee": "", "raised": "open"}).status_code == 404, (bad, action)

@@ -1,0 +1,174 @@
+"""The guardian's pages through the Flask test client: inbox at scale, case page, extras."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from speakup import inbox
+from tests.conftest import Staff, csrf_token, login, reporter_sign_in, submit_concern
+
+REF = re.compile(r'href="/staff/cases/([A-Z0-9]{8})"')
+
+
+def _refs(html: str) -> list[str]:
+    return REF.findall(html)
+
+
+def _new_tags(html: str) -> int:
+    return len(re.findall(r'<strong class="nhsuk-tag[^"]*">\s*New message', html))
+
+
+def _staff(app: Flask, guardian: Staff) -> FlaskClient:
+    staff = app.test_client()
+    login(staff, guardian)
+    return staff
+
+
+def _reply(staff: FlaskClient, ref: str, text: str) -> None:
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    done = staff.post(f"/staff/cases/{ref}/reply", data={"csrf_token": csrf_token(page),
+                                                         "text": text})
+    assert done.status_code == 302, done.data.decode()[:3000]
+
+
+def test_new_message_marks_only_unread_reporter_messages_and_sorts_first(
+        app: Flask, guardian: Staff) -> None:
+    receipts = [submit_concern(app.test_client(), f"Concern number {i}.")[0] for i in range(3)]
+    staff = _staff(app, guardian)
+    listing = staff.get("/staff/cases/").data.decode()
+    assert len(_refs(listing)) == 3
+    assert _new_tags(listing) == 0  # a new case is not a message
+
+    first = next(ref for ref in _refs(listing)
+                 if "Concern number 0." in staff.get(f"/staff/cases/{ref}").data.decode())
+    _reply(staff, first, "Thank you, can you say more?")
+    reporter = reporter_sign_in(app.test_client(), receipts[0])
+    page = reporter.get("/concern").data.decode()
+    assert reporter.post("/concern/message", data={
+        "csrf_token": csrf_token(page), "text": "It happened again on Tuesday."},
+        content_type="multipart/form-data").status_code == 302
+
+    listing = staff.get("/staff/cases/").data.decode()
+    assert _new_tags(listing) == 1
+    tagged = re.search(r'/staff/cases/([A-Z0-9]{8})">\1</a>\s*<strong class="nhsuk-tag[^"]*">'
+                       r'\s*New message', listing)
+    assert tagged and tagged.group(1) == first
+    by_message = staff.get("/staff/cases/?sort=message").data.decode()
+    assert _refs(by_message)[0] == first
+    assert _refs(staff.get("/staff/cases/?unread=1").data.decode()) == [first]
+
+    staff.get(f"/staff/cases/{first}")  # read it
+    assert _new_tags(staff.get("/staff/cases/").data.decode()) == 0
+    assert _refs(staff.get("/staff/cases/?unread=1").data.decode()) == []
+
+
+def test_inbox_filters_search_and_pages_keep_the_query_in_the_url(
+        app: Flask, guardian: Staff, monkeypatch: pytest.MonkeyPatch) -> None:
+    for kind in ("bullying", "patient-safety", "other"):
+        submit_concern(app.test_client(), f"About {kind}.", kind=kind)
+    staff = _staff(app, guardian)
+    refs = _refs(staff.get("/staff/cases/").data.decode())
+    bullying = _refs(staff.get("/staff/cases/?kind=bullying").data.decode())
+    assert len(bullying) == 1 and "About bullying." in staff.get(
+        f"/staff/cases/{bullying[0]}").data.decode()
+    assert _refs(staff.get(f"/staff/cases/?ref={refs[1].lower()}").data.decode()) == [refs[1]]
+    assert "No case matches" in staff.get("/staff/cases/?mine=1").data.decode()
+
+    page = staff.get(f"/staff/cases/{refs[2]}").data.decode()
+    assert staff.post(f"/staff/cases/{refs[2]}/update", data={
+        "csrf_token": csrf_token(page), "status": "in-progress", "raised": "anonymous",
+        "assignee": str(guardian.id)}).status_code == 302
+    assert _refs(staff.get("/staff/cases/?mine=1").data.decode()) == [refs[2]]
+    assert _refs(staff.get("/staff/cases/?status=in-progress").data.decode()) == [refs[2]]
+
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    first = staff.get("/staff/cases/?status=all&sort=oldest").data.decode()
+    assert len(_refs(first)) == 2 and "page 1 of 2" in first
+    link = re.search(r'href="(/staff/cases/\?[^"]*page=2[^"]*)"', first)
+    assert link and "sort=oldest" in link.group(1) and "status=all" in link.group(1)
+    second = staff.get(link.group(1).replace("&amp;", "&")).data.decode()
+    assert len(_refs(second)) == 1 and set(_refs(first) + _refs(second)) == set(refs)
+    # Nonsense in the URL is the default, never an error.
+    assert staff.get("/staff/cases/?page=abc&sort=x&status=y&kind=z").status_code == 200
+
+
+def test_case_page_tells_replies_from_private_notes_and_puts_the_reply_box_first(
+        app: Flask, guardian: Staff) -> None:
+    submit_concern(app.test_client(), "The band 6 went to her best mate. Favouritism is rife.",
+                   happened_month="2026-11")
+    staff = _staff(app, guardian)
+    ref = _refs(staff.get("/staff/cases/").data.decode())[0]
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert "November 2026" in page and ">2026-11<" not in page
+    # Who sees what is said before sending, and the reply box comes before the theme cards.
+    assert page.index("The reporter will read this") < page.index("Send to the reporter")
+    assert page.index("The reporter never sees notes.") < page.index("Save private note")
+    assert page.index('id="reply"') < page.index('id="themes"')
+    token = csrf_token(page)
+    staff.post(f"/staff/cases/{ref}/note", data={"csrf_token": token,
+                                                "note-text": "Checked the rota."})
+    _reply(staff, ref, "Thank you for telling us.")
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    note = page[page.index("Private note by"):]
+    reply = page[page.index("Reply to the reporter from"):]
+    assert "Private: the reporter never sees this" in note[:800]
+    assert "The reporter sees this" in reply[:800]
+    assert "speakup-thread-entry--note" in page and "speakup-thread-entry--guardian" in page
+
+
+def test_one_save_for_status_assignment_and_ngo_and_closing_asks_for_a_message(
+        app: Flask, guardian: Staff) -> None:
+    receipt, _html = submit_concern(app.test_client(), "Nobody answers the phone at night.")
+    staff = _staff(app, guardian)
+    ref = _refs(staff.get("/staff/cases/").data.decode())[0]
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert page.count("Save changes") == 1
+    for old in ("Update status", "Save record", ">Assign<"):
+        assert old not in page
+    form = {"csrf_token": csrf_token(page), "status": "closed", "assignee": str(guardian.id),
+            "raised": "anonymous", "elements": ["patient_safety"],
+            "professional_group": "nursing-midwifery"}
+    refused = staff.post(f"/staff/cases/{ref}/update", data=form)
+    assert refused.status_code == 400
+    body = refused.data.decode()
+    assert "Write a closing message to the reporter" in body
+    # Nothing chosen is lost: the choices are still on the form.
+    assert re.search(r'value="closed"\s+checked', body)
+    assert re.search(rf'<option value="{guardian.id}" selected', body)
+    assert re.search(r'value="patient_safety"\s+checked', body)
+
+    saved = staff.post(f"/staff/cases/{ref}/update", data={
+        **form, "closing_message": "We have changed the night rota. Thank you."})
+    assert saved.status_code == 302
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert "Saved: closing message sent to the reporter, status changed, assignment changed" \
+        in page
+    assert re.search(r'value="patient_safety"\s+checked', page)
+
+    reporter = reporter_sign_in(app.test_client(), receipt)
+    mine = reporter.get("/concern").data.decode()
+    assert "We have changed the night rota." in mine
+    assert "usually reply within 7 days" not in mine
+    answered = reporter.post("/concern/feedback", data={"csrf_token": csrf_token(mine),
+                                                        "answer": "yes"})
+    assert answered.status_code == 302
+    mine = reporter.get("/concern").data.decode()
+    assert "Your answer is recorded" in mine and 'name="answer"' not in mine
+
+
+def test_closing_without_a_message_needs_a_tick_and_the_reporter_is_told(
+        app: Flask, guardian: Staff) -> None:
+    receipt, _html = submit_concern(app.test_client(), "Short staffed again.")
+    staff = _staff(app, guardian)
+    ref = _refs(staff.get("/staff/cases/").data.decode())[0]
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    assert staff.post(f"/staff/cases/{ref}/update", data={
+        "csrf_token": csrf_token(page), "status": "closed", "raised": "anonymous",
+        "close_without_message": "y"}).status_code == 302
+    mine = reporter_sign_in(app.test_client(), receipt).get("/concern").data.decode()
+    assert "closed your concern without sending a message" in mine
+    assert "usually reply within 7 days" not in mine
