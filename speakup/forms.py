@@ -75,9 +75,6 @@ class ConcernForm(FlaskForm):
     )
     kind = RadioField("What is it mainly about?",
                       validators=[InputRequired("Choose what it is mainly about.")])
-    site = SelectField("Where did it happen?", validators=[Optional()], filters=[_strip])
-    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()],
-                                 filters=[_strip])
     identity_mode = RadioField(
         "How do you want to raise it?",
         choices=[(code, label) for code, label, _ in IDENTITY_MODES],
@@ -86,6 +83,9 @@ class ConcernForm(FlaskForm):
     name = StringField("Your name", validators=[Optional(), Length(max=120)])
     contact = StringField("How the guardian can contact you",
                           validators=[Optional(), Length(max=200)])
+    site = SelectField("Where did it happen?", validators=[Optional()], filters=[_strip])
+    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()],
+                                 filters=[_strip])
     professional_group = SelectField("Your professional group", validators=[Optional()],
                                      filters=[_strip])
     ethnicity = SelectField("Your ethnic group", validators=[Optional()], filters=[_strip],
@@ -135,6 +135,11 @@ class ReceiptForm(FlaskForm):
         Length(max=200, message="That is too long to be a receipt."),
     ])
     # The proof-of-work challenge (core.ratelimit) and the browser's solution to it.
+    # A reply typed after the reporter's session ended: carried through signing in again,
+    # then put back on the message form (never sent without the reporter pressing Send).
+    pending_message = TextAreaField("Your message (not sent yet)", validators=[
+        Optional(), Length(max=MESSAGE_LIMIT,
+                           message=f"Keep it under {MESSAGE_LIMIT:,} characters.")])
     pow_token = HiddenField(validators=[Optional(), Length(max=120)])
     pow_solution = HiddenField(validators=[Optional(), Length(max=20)])
 

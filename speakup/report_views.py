@@ -16,6 +16,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     send_file,
     session,
     url_for,
@@ -97,6 +98,13 @@ def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Subm
 
 @bp.route("/concern/new", methods=["GET", "POST"])
 def new_concern() -> Any:
+    if request.method == "GET":
+        if request.args.get("another") == "1":
+            session.pop("sent", None)
+        elif session.get("sent"):
+            # Back after sending: the form is not shown again (its text stays off the screen
+            # of a shared device, and it cannot be sent twice with a fresh form token).
+            return render_template("speakup/sent.html")
     form = ConcernForm()
     guardians = services.eligible_guardians(db(), settings())
     form.fill_choices(organisation=settings().organisation,
@@ -123,6 +131,7 @@ def new_concern() -> Any:
             else:
                 if submission.receipt is None:
                     return render_template("speakup/already_sent.html"), 409
+                session["sent"] = True
                 return render_template("speakup/receipt.html", receipt=submission.receipt,
                                        repeated=submission.repeated)
         else:
@@ -190,14 +199,22 @@ def sign_in() -> Any:
     session["sid"] = secrets.token_hex(16)
     session["cid"] = access.concern_id
     session["ck"] = access.concern_key
+    if form.pending_message.data:
+        return _render_case(message_form=ReporterMessageForm(
+            formdata=None, text=form.pending_message.data), pending=True)
     return redirect(url_for("report.case"))
+
+
+def _has_access() -> bool:
+    return not ("cid" not in session or "ck" not in session or "sid" not in session or
+                ratelimit.is_spent(db(), value=str(session["sid"]), kind="left",
+                                   settings=settings()))
 
 
 def _access() -> services.ReporterAccess:
     """The concern this browser session opened; a session that was left (its id spent) or has
     none is sent back to the receipt form."""
-    if "cid" not in session or "ck" not in session or "sid" not in session or \
-            ratelimit.is_spent(db(), value=str(session["sid"]), kind="left", settings=settings()):
+    if not _has_access():
         session.clear()
         abort(redirect(url_for("report.sign_in")))
     return services.ReporterAccess(concern_id=str(session["cid"]),
@@ -205,7 +222,8 @@ def _access() -> services.ReporterAccess:
 
 
 def _render_case(message_form: ReporterMessageForm | None = None,
-                 feedback_form: FeedbackForm | None = None, status: int = 200) -> Any:
+                 feedback_form: FeedbackForm | None = None, status: int = 200,
+                 pending: bool = False) -> Any:
     try:
         case = services.reporter_case(db(), access=_access())
     except services.ReceiptNotFoundError:
@@ -214,7 +232,7 @@ def _render_case(message_form: ReporterMessageForm | None = None,
     return render_template(
         "speakup/case.html", case=case, form=message_form or ReporterMessageForm(),
         feedback_form=feedback_form or FeedbackForm(), leave_form=LeaveForm(),
-        speak_up_again_labels=dict(SPEAK_UP_AGAIN),
+        speak_up_again_labels=dict(SPEAK_UP_AGAIN), pending=pending,
     ), status
 
 
@@ -225,6 +243,13 @@ def case() -> Any:
 
 @bp.post("/concern/message")
 def add_message() -> Any:
+    text = request.form.get("text", "")
+    if text.strip() and not _has_access():
+        # The session ended (the browser was closed, or left open too long) while the reporter
+        # was writing: keep what they wrote and ask for the receipt again.
+        session.clear()
+        form = ReceiptForm(formdata=None, pending_message=text)
+        return _receipt_form_page(form, 401)
     access = _access()
     form = ReporterMessageForm()
     if form.validate_on_submit():
