@@ -99,7 +99,8 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     # POST: a receipt that opens nothing; nothing but the receipt opens a concern.
     ("source", "/return"): {"GET": everyone(200), "POST": everyone(400)},
     ("source", "/concern"): {"GET": reporter_only(200)},
-    ("source", "/concern/message"): {"POST": reporter_only(CASE)},
+    # Without a receipt session, a message typed is kept and the receipt asked for (401).
+    ("source", "/concern/message"): {"POST": {**everyone(401), "reporter": CASE}},
     ("source", "/concern/feedback"): {"POST": reporter_only(CASE)},
     ("source", "/concern/files/<attachment_id>"): {"GET": reporter_only(200)},
     ("source", "/concern/leave"): {"POST": everyone(START)},

@@ -106,7 +106,7 @@ def test_staff_error_is_never_a_bare_500_even_when_the_page_fails(app, guardian,
     from sqlalchemy.exc import OperationalError
 
     from core import web
-    from speakup import services
+    from speakup import inbox
 
     staff = app.test_client()
     login(staff, guardian)
@@ -115,7 +115,7 @@ def test_staff_error_is_never_a_bare_500_even_when_the_page_fails(app, guardian,
         raise OperationalError("SELECT secret FROM t WHERE ref = %(ref)s", {"ref": "REF123"},
                                Exception("server closed the connection"))
 
-    monkeypatch.setattr(services, "inbox", dropped)
+    monkeypatch.setattr(inbox, "page", dropped)
     app.config["TESTING"] = False  # as in production: no traceback in the log
     response = staff.get("/staff/cases/")
     body = response.data.decode()
