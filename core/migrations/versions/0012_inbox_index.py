@@ -1,7 +1,7 @@
 """guardians' sealed inbox index (speakup.inbox): one sealed blob per guardian, no clear data
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0014
 
 Nothing to carry over: each guardian's index is built from their cases at their first inbox
 view after the upgrade (it is a cache of what their grants open).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
