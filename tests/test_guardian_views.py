@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from speakup import inbox
-from tests.conftest import Staff, csrf_token, login, reporter_sign_in, submit_concern
+from tests.conftest import Staff, csrf_token, reporter_sign_in, submit_concern
 
 REF = re.compile(r'href="/staff/cases/([A-Z0-9]{8})"')
 
@@ -23,8 +23,20 @@ def _new_tags(html: str) -> int:
 
 
 def _staff(app: Flask, guardian: Staff) -> FlaskClient:
+    """Signed in as ``guardian`` without spending a TOTP code (each works once), so a test can
+    sign in through the login form as well."""
+    from accounts.models import StaffUser
+    from accounts.services import start_session
+    from core.db import Database
+
+    database: Database = app.extensions["speakup.database"]
+    with database.session() as db:
+        user = db.get(StaffUser, guardian.id)
+        assert user is not None
+        token = start_session(db, user=user, private_key=guardian.private_key)
     staff = app.test_client()
-    login(staff, guardian)
+    with staff.session_transaction() as session:
+        session["token"] = token
     return staff
 
 
@@ -172,3 +184,55 @@ def test_closing_without_a_message_needs_a_tick_and_the_reporter_is_told(
     mine = reporter_sign_in(app.test_client(), receipt).get("/concern").data.decode()
     assert "closed your concern without sending a message" in mine
     assert "usually reply within 7 days" not in mine
+
+
+def test_reply_typed_after_the_staff_session_ended_is_kept_through_signing_in(
+        app: Flask, guardian: Staff) -> None:
+    from tests.conftest import PASSWORD
+
+    submit_concern(app.test_client(), "Please help.")
+    staff = _staff(app, guardian)
+    ref = _refs(staff.get("/staff/cases/").data.decode())[0]
+    page = staff.get(f"/staff/cases/{ref}").data.decode()
+    expired = app.test_client()  # the staff session is gone (a new browser, or timed out)
+    kept = expired.post(f"/staff/cases/{ref}/reply", data={
+        "csrf_token": csrf_token(page), "text": "We are looking into the night rota."})
+    body = kept.data.decode()
+    assert kept.status_code == 401
+    assert "nothing was sent or saved" in body
+    login_page = body
+    signed = expired.post("/staff/login", data={
+        "csrf_token": csrf_token(login_page), "email": guardian.email, "password": PASSWORD,
+        "code": guardian.code(),
+        "next": re.search(r'name="next" type="hidden" value="([^"]*)"', login_page).group(1),
+        "kept": re.search(r'name="kept" type="hidden" value="([^"]*)"', login_page).group(1)
+        .replace("&#34;", '"').replace("&quot;", '"')})
+    again = signed.data.decode()
+    assert signed.status_code == 200
+    assert "We are looking into the night rota." in again and "not been sent or saved" in again
+    assert f'action="/staff/cases/{ref}/reply"' in again
+    sent = expired.post(f"/staff/cases/{ref}/reply", data={
+        "csrf_token": csrf_token(again), "text": "We are looking into the night rota."})
+    assert sent.status_code == 302
+
+
+def test_sign_in_returns_to_the_page_asked_for_with_its_query_string(
+        app: Flask, guardian: Staff, second_guardian: Staff) -> None:
+    from tests.conftest import PASSWORD
+
+    client = app.test_client()
+    asked = client.get("/staff/cases/?kind=bullying&sort=oldest")
+    assert asked.status_code == 302
+    assert asked.location.endswith("next=/staff/cases/?kind%3Dbullying%26sort%3Doldest")
+    page = client.get(asked.location).data.decode()
+    done = client.post("/staff/login", data={
+        "csrf_token": csrf_token(page), "email": guardian.email, "password": PASSWORD,
+        "code": guardian.code(), "next": "/staff/cases/?kind=bullying&sort=oldest"})
+    assert done.status_code == 302 and done.location == "/staff/cases/?kind=bullying&sort=oldest"
+    # Only ever a page of this app.
+    other = app.test_client()
+    page = other.get("/staff/login").data.decode()
+    away = other.post("/staff/login", data={
+        "csrf_token": csrf_token(page), "email": second_guardian.email, "password": PASSWORD,
+        "code": second_guardian.code(), "next": "https://evil.example/"})
+    assert away.location == "/staff/"
