@@ -68,7 +68,8 @@ def _layout() -> dict[str, object]:
     links: list[tuple[str, str]] = []
     if identity is not None and identity.user.is_guardian:
         links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO return"),
-                 (url_for("guardian.retrain"), "Themes"), (url_for("guardian.audit_log"), "Audit log"),
+                 (url_for("guardian.themes_overview"), "Themes"),
+                 (url_for("guardian.audit_log"), "Audit log"),
                  (url_for("accounts.account"), "Account")]
     elif identity is not None and identity.user.role == "edi":
         links = [(url_for("edi.index"), "Surveys"), (url_for("edi_themes.summary"), "Themes"),

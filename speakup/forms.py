@@ -12,7 +12,6 @@ from datetime import date
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     MultipleFileField,
     RadioField,
@@ -204,8 +203,9 @@ class CaseUpdateForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    start = DateField("From", validators=[InputRequired("Enter the first day, like 2026-04-01.")])
-    end = DateField("To", validators=[InputRequired("Enter the last day, like 2027-03-31.")])
+    """A financial-year quarter or a whole year; the view fills in the periods."""
+
+    period = SelectField("Period", validators=[InputRequired("Choose a quarter or a year.")])
 
 
 class ThemeForm(FlaskForm):

@@ -25,8 +25,9 @@ from accounts.services import StaffIdentity, list_staff
 from accounts.views import require_role
 from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, SPEAK_UP_AGAIN, STATUSES
 from core import audit
+from core.db import today
 from core.web import db, settings
-from speakup import inbox, services, themes
+from speakup import audit_words, inbox, services, themes
 from speakup.forms import (
     CaseUpdateForm,
     ExportForm,
@@ -250,6 +251,22 @@ def no_theme(ref: str) -> Any:
         "as removed. If a theme does apply after all, undo its removal or add it.")
 
 
+@bp.get("/themes")
+@guardian_only
+def themes_overview() -> Any:
+    """The themes across this guardian's own cases (from their sealed inbox index). These are
+    counts of cases the guardian can open one by one (each row links to them in the inbox),
+    not figures released to anyone else, so no group is hidden here; equality figures for EDI
+    leads and boards go through disclosure control (`analysis.disclosure`)."""
+    open_, closed, n_open, n_closed = inbox.theme_overview(db(), identity=_identity())
+    db().commit()  # the index, brought up to date
+    rows = [(theme_id, label, open_.get(theme_id, 0), closed.get(theme_id, 0))
+            for theme_id, label in themes.theme_choices(db(), settings=settings())]
+    rows.sort(key=lambda r: (-(r[2] + r[3]), r[1]))
+    return render_template("speakup/themes_overview.html", rows=rows, n_open=n_open,
+                           n_closed=n_closed)
+
+
 @bp.route("/retrain", methods=["GET", "POST"])
 @guardian_only
 def retrain() -> Any:
@@ -267,7 +284,9 @@ def retrain() -> Any:
                   "from now on.", "success")
             return redirect(url_for("guardian.retrain"))
     status = themes.retrain_status(db(), identity=_identity(), settings=settings())
-    return render_template("speakup/retrain.html", form=form, status=status), (
+    return render_template("speakup/retrain.html", form=form, status=status,
+                           judge_min=themes.JUDGE_MIN_EXTRACTS,
+                           judge_min_theme=themes.JUDGE_MIN_PER_THEME), (
         400 if form.is_submitted() else 200)
 
 
@@ -291,20 +310,21 @@ def attachment(ref: str, attachment_id: str) -> Any:
 @guardian_only
 def export() -> Any:
     form = ExportForm()
+    periods = {p.value: p for p in services.reporting_periods(today())}
+    form.period.choices = [(p.value, p.label) for p in periods.values()]
     result = None
     if form.validate_on_submit():
+        period = periods[form.period.data or ""]
         try:
-            result = services.ngo_return(db(), identity=_identity(), start=form.start.data,
-                                         end=form.end.data, settings=settings())
+            result = services.ngo_return(db(), identity=_identity(), start=period.start,
+                                         end=period.end, settings=settings())
             db().commit()
-        except services.ConcernInvalidError as e:
-            form.end.errors = [*form.end.errors, str(e)]
         except services.NotAllCasesOpenError as e:
             db().commit()  # the refusal is audited
             form.form_errors.append(str(e))
         else:
             if request.form.get("format") == "csv":
-                name = f"ngo-return-{form.start.data}-to-{form.end.data}.csv"
+                name = f"ngo-return-{period.value}.csv"
                 return Response(services.ngo_return_csv(result), mimetype="text/csv",
                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return render_template("speakup/export.html", form=form, result=result,
@@ -326,7 +346,9 @@ def _return_labels() -> dict[str, dict[str, str]]:
 def audit_log() -> Any:
     """The audit log, without the references of cases this guardian cannot open (a guardian a
     reporter excluded learns nothing about the case from it)."""
-    return render_template("speakup/audit.html",
-                           events=services.visible_events(db(), identity=_identity()),
-                           chain=audit.verify_chain(db()),
-                           names={u.id: u.name for u in list_staff(db(), active_only=False)})
+    names = {u.id: u.name for u in list_staff(db(), active_only=False)}
+    theme_labels = dict(themes.theme_choices(db(), settings=settings()))
+    return render_template("speakup/audit.html", lines=[
+        audit_words.describe(e, names=names, themes=theme_labels)
+        for e in services.visible_events(db(), identity=_identity())],
+        chain=audit.verify_chain(db()))

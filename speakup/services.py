@@ -938,6 +938,39 @@ def ngo_return(db: Session, *, identity: StaffIdentity, start: date, end: date,
     return NgoReturn(start, end, len(concerns), counts, settings.min_cell_size)
 
 
+@dataclass(frozen=True)
+class ReportingPeriod:
+    """A financial-year quarter or a whole financial year (1 April to 31 March), as the National
+    Guardian's Office collects returns."""
+
+    value: str  # "2026-27" (a year) or "2026-27-Q3" (its third quarter)
+    label: str
+    start: date
+    end: date
+
+
+def reporting_periods(today: date, years: int = 3) -> list[ReportingPeriod]:
+    """This financial year and the ``years - 1`` before it, newest first: each year's quarters
+    that have started, then the whole year."""
+    first = today.year if today.month >= 4 else today.year - 1
+    periods = []
+    for year in range(first, first - years, -1):
+        name = f"{year}-{(year + 1) % 100:02d}"
+        starts = [date(year, 4, 1), date(year, 7, 1), date(year, 10, 1), date(year + 1, 1, 1)]
+        ends = [date(year, 6, 30), date(year, 9, 30), date(year, 12, 31), date(year + 1, 3, 31)]
+        months = ["April to June", "July to September", "October to December",
+                  "January to March"]
+        for q in range(4, 0, -1):
+            if starts[q - 1] <= today:
+                periods.append(ReportingPeriod(
+                    f"{name}-Q{q}", f"{name} quarter {q} ({months[q - 1]} "
+                    f"{starts[q - 1].year})", starts[q - 1], ends[q - 1]))
+        periods.append(ReportingPeriod(name, f"{name}: the whole financial year "
+                                             f"(April {year} to March {year + 1})",
+                                       starts[0], ends[3]))
+    return periods
+
+
 NGO_RETURN_COLUMNS = ("section", "item", "count")
 
 

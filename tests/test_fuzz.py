@@ -442,15 +442,15 @@ def test_export_form_never_fails(
 ) -> None:
     client = staff_client(app, database, settings, guardian)
     token = csrf_token(client.get("/staff/export").data.decode())
-    dates = st.one_of(st.dates().map(str), SHORT_TEXT, st.sampled_from([
-        "2026-02-30", "0000-01-01", "0001-01-01", "9999-12-31", "10000-01-01", "2026-1-1",
-        "01/02/2026", "2026-04-01T00:00", "-2026-01-01"]))
+    periods = st.one_of(SHORT_TEXT, st.sampled_from([
+        "2026-27", "2026-27-Q1", "2026-27-Q5", "1999-00", "2026-02-30", "9999-12-31", "",
+        "2026-27-Q", "../2026"]))
 
     @fuzz(database, 80)
-    @given(start=dates, end=dates)
-    def run(start: str, end: str) -> None:
-        response = client.post("/staff/export", data={"csrf_token": token, "start": start,
-                                                      "end": end, "format": "csv"})
+    @given(period=periods)
+    def run(period: str) -> None:
+        response = client.post("/staff/export", data={"csrf_token": token, "period": period,
+                                                      "format": "csv"})
         assert response.status_code in (200, 400), response.data.decode()[:3000]
         if response.status_code == 200:
             assert response.mimetype == "text/csv"

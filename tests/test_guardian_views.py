@@ -236,3 +236,85 @@ def test_sign_in_returns_to_the_page_asked_for_with_its_query_string(
         "csrf_token": csrf_token(page), "email": second_guardian.email, "password": PASSWORD,
         "code": second_guardian.code(), "next": "https://evil.example/"})
     assert away.location == "/staff/"
+
+
+def test_themes_nav_opens_an_overview_of_the_guardians_own_cases(
+        app: Flask, guardian: Staff) -> None:
+    for _ in range(2):
+        submit_concern(app.test_client(), "My manager shouts at me in front of patients and "
+                       "belittles me. I'm being bullied.", kind="bullying")
+    staff = _staff(app, guardian)
+    inbox_page = staff.get("/staff/cases/").data.decode()
+    assert 'href="/staff/themes">Themes<' in inbox_page
+    page = staff.get("/staff/themes").data.decode()
+    assert "Themes in your cases" in page and "2 cases you can open (2 open, 0 closed)" in page
+    link = re.search(r'href="(/staff/cases/\?theme=[a-z_]+)">2<', page)
+    assert link, page[page.index("<table"):page.index("</table>")]
+    assert len(_refs(staff.get(link.group(1)).data.decode())) == 2
+    assert 'href="/staff/retrain"' in page
+
+
+def test_retrain_page_says_when_too_few_extracts_to_judge(
+        app: Flask, guardian: Staff, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from speakup import themes
+    from speakup.themes import ModelInfo, RetrainStatus
+
+    def tiny(*_args: object, **_kwargs: object) -> RetrainStatus:
+        return RetrainStatus(ModelInfo(retrained=True, trained_at=datetime(2026, 12, 1, tzinfo=UTC),
+                                       trained_by="Gina", examples=12, heldout=2,
+                                       macro_f1_before=1.0, macro_f1_after=1.0), usable=12)
+
+    monkeypatch.setattr(themes, "retrain_status", tiny)
+    page = _staff(app, guardian).get("/staff/retrain").data.decode()
+    assert "Too few extracts to judge: 2 were kept back" in page
+    assert "1.00 before retraining" not in page
+
+
+def test_audit_log_in_words_with_links_to_cases(app: Flask, guardian: Staff) -> None:
+    submit_concern(app.test_client(), "Words please.")
+    staff = _staff(app, guardian)
+    ref = _refs(staff.get("/staff/cases/").data.decode())[0]
+    _reply(staff, ref, "Thanks.")
+    page = staff.get("/staff/audit").data.decode()
+    assert "Opened the case" in page and "Replied to the reporter" in page
+    assert f'<a href="/staff/cases/{ref}">Case {ref}</a>' in page
+    assert "case.view" not in page and "case:" not in page and "staff:" not in page
+    assert "nhsuk-table--responsive" in page
+
+
+def test_ngo_return_is_picked_by_quarter_or_financial_year(app: Flask, guardian: Staff) -> None:
+    from datetime import date
+
+    from speakup.services import reporting_periods
+
+    submit_concern(app.test_client(), "Counted.")
+    staff = _staff(app, guardian)
+    page = staff.get("/staff/export").data.decode()
+    assert 'type="date"' not in page and '<select class="nhsuk-select" id="period"' in page
+    periods = reporting_periods(date.today())
+    quarter = periods[0]
+    assert quarter.value.endswith(("Q1", "Q2", "Q3", "Q4")) and quarter.label in page
+    shown = staff.post("/staff/export", data={"csrf_token": csrf_token(page),
+                                              "period": quarter.value}).data.decode()
+    assert "1 case received from" in shown
+    csv = staff.post("/staff/export", data={"csrf_token": csrf_token(page),
+                                            "period": quarter.value, "format": "csv"})
+    assert csv.headers["Content-Disposition"].endswith(f'ngo-return-{quarter.value}.csv"')
+    bad = staff.post("/staff/export", data={"csrf_token": csrf_token(page), "period": "1999-00"})
+    assert bad.status_code == 400
+
+
+def test_reporting_periods_follow_the_financial_year() -> None:
+    from datetime import date
+
+    from speakup.services import reporting_periods
+
+    periods = reporting_periods(date(2026, 12, 3), years=2)
+    assert [p.value for p in periods] == [
+        "2026-27-Q3", "2026-27-Q2", "2026-27-Q1", "2026-27",
+        "2025-26-Q4", "2025-26-Q3", "2025-26-Q2", "2025-26-Q1", "2025-26"]
+    q4 = periods[4]
+    assert (q4.start, q4.end) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert (periods[3].start, periods[3].end) == (date(2026, 4, 1), date(2027, 3, 31))
