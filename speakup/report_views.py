@@ -98,13 +98,11 @@ def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Subm
 
 @bp.route("/concern/new", methods=["GET", "POST"])
 def new_concern() -> Any:
-    if request.method == "GET":
-        if request.args.get("another") == "1":
-            session.pop("sent", None)
-        elif session.get("sent"):
-            # Back after sending: the form is not shown again (its text stays off the screen
-            # of a shared device, and it cannot be sent twice with a fresh form token).
-            return render_template("speakup/sent.html")
+    # Back after sending re-fetches this page (no-store): an empty form with a fresh token. The
+    # browser does not put the text back (autocomplete="off" on the form; a page restored from
+    # the back-forward cache reloads itself), so what was sent is neither shown again on a
+    # shared device nor sent twice by accident; the page says a concern was just sent.
+    just_sent = request.method == "GET" and bool(session.pop("sent", False))
     form = ConcernForm()
     guardians = services.eligible_guardians(db(), settings())
     form.fill_choices(organisation=settings().organisation,
@@ -137,8 +135,8 @@ def new_concern() -> Any:
         else:
             form.files.errors = [*form.files.errors, *file_errors]
     status = 400 if form.is_submitted() else 200
-    return render_template("speakup/new_concern.html", form=form,
-                           guardians=guardians), status
+    return render_template("speakup/new_concern.html", form=form, guardians=guardians,
+                           just_sent=just_sent), status
 
 
 def _receipt_form_page(form: ReceiptForm, status: int) -> Any:

@@ -157,23 +157,23 @@ def test_anonymous_side_logs_nothing_when_it_fails(app, client, guardian, monkey
     assert [r for r in caplog.records if r.name.startswith(("speakup", "flask_wtf"))] == []
 
 
-def test_back_after_sending_shows_no_form_and_cannot_send_twice(
+def test_back_after_sending_shows_an_empty_form_saying_it_was_sent(
         client: FlaskClient, guardian: Staff, database) -> None:
     from sqlalchemy import func, select
 
     from speakup.models import Concern
 
     receipt, _html = submit_concern(client, "Unsafe staffing on ward 9 last night.")
-    again = client.get("/concern/new")  # what Back re-fetches
+    again = client.get("/concern/new")  # what Back re-fetches (the page is never cached)
     page = again.data.decode()
-    assert again.status_code == 200
-    assert "Your concern has been sent" in page
-    assert "Unsafe staffing on ward 9" not in page and 'name="form_token"' not in page
+    assert again.status_code == 200 and again.headers["Cache-Control"] == "no-store"
+    assert "Your concern has been sent." in page and "Unsafe staffing on ward 9" not in page
+    # The browser must not put the text back into the fresh form, nor show a cached copy.
+    assert 'autocomplete="off" data-no-back-cache' in page
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(Concern)) == 1
-    # Raising something else is one click away, on a fresh, empty form.
-    fresh = client.get("/concern/new?another=1").data.decode()
-    assert 'name="form_token"' in fresh and "Unsafe staffing" not in fresh
+    # Said once: the next visit is a plain form.
+    assert "Your concern has been sent." not in client.get("/concern/new").data.decode()
     assert len(receipt.split()) == 8
 
 
