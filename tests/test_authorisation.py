@@ -161,8 +161,6 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     # No wave released yet (the world's wave is still open): the page says so.
     ("staff", "/surveys/<int:survey_id>/results"): {"GET": edi_only(200)},
     ("staff", "/surveys/<int:survey_id>/results.csv"): {"GET": edi_only(200)},
-    # POST without a file: refused (400), nothing imported.
-    ("staff", "/surveys/<int:survey_id>/import"): {"GET": edi_only(200), "POST": edi_only(400)},
     # Themed summaries: no quarter of concerns has ended yet, so the page (also for the CSV)
     # says there are no figures.
     ("staff", "/themes/"): {"GET": edi_only(200)},
@@ -406,9 +404,6 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("staff", "/surveys/<int:survey_id>/results", "GET"): Call("/staff/surveys/{survey}/results"),
     ("staff", "/surveys/<int:survey_id>/results.csv", "GET"):
         Call("/staff/surveys/{survey}/results.csv"),
-    ("staff", "/surveys/<int:survey_id>/import", "GET"): Call("/staff/surveys/{survey}/import"),
-    ("staff", "/surveys/<int:survey_id>/import", "POST"): Call(
-        "/staff/surveys/{survey}/import", lambda w: {"wave": "Imported"}, "/staff/login"),
     ("staff", "/themes/", "GET"): Call("/staff/themes/"),
     ("staff", "/themes/summary.csv", "GET"): Call("/staff/themes/summary.csv"),
     ("staff", "/workforce/", "GET"): Call("/staff/workforce/"),
