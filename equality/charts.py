@@ -19,12 +19,13 @@ import math
 import textwrap
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup
 
 from analysis.disclosure import Cell, Release
 from surveys.definition import ETHNICITIES, Question, SurveyDefinition
-from surveys.results import DIMENSION_LABELS, WAVE, WresIndicator, WresSide
+from surveys.results import DIMENSION_LABELS, HIDDEN_WHY, WAVE, WresIndicator, WresSide
 
 TEXT = "#212b32"  # NHS.UK text colour
 SECONDARY = "#4c6272"  # NHS.UK secondary text: 6.2:1 on white
@@ -49,12 +50,6 @@ WRAP = 36  # characters per label line: about 300px of Arial at 16px, narrower t
 UNKNOWN_LABEL = "Not known or prefer not to say"
 ETHNIC_GROUPS = {"white": "White", "global-majority": "Global majority"}
 
-HIDDEN_WHY = {
-    "below k": "Hidden: fewer than {k} people in this group answered",
-    "differencing": "Hidden so that a smaller group cannot be worked out",
-    "complementary": "Hidden so that another hidden group cannot be worked out",
-    "same answer": "Hidden: everyone in this group gave the same answer",
-}
 
 
 def is_hidden(cell: Cell) -> bool:
@@ -80,6 +75,11 @@ def respondents_text(cell: Cell, k: int) -> str:
 
 def percent_text(value: float) -> str:
     return f"{value:.1f}%"
+
+
+def date_text(day: date) -> str:
+    """A date as a report reads it: ``3 December 2026``."""
+    return f"{day.day} {day:%B %Y}"
 
 
 # --- labels -----------------------------------------------------------------------------------

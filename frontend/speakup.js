@@ -23,6 +23,37 @@ for (const button of document.querySelectorAll('button[data-print]')) {
   })
 }
 
+// Copy buttons (e.g. a survey's open link): hidden without JavaScript, where the address is
+// in a read-only field to select and copy by hand.
+for (const button of document.querySelectorAll('button[data-copy]')) {
+  const target = document.querySelector(button.dataset.copy)
+  const status = document.querySelector(`[data-copy-status="${button.dataset.copy}"]`)
+  if (!target || !navigator.clipboard) continue
+  button.hidden = false
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(target.value || target.textContent)
+      if (status) status.textContent = 'Link copied.'
+    } catch {
+      target.select()
+      if (status) status.textContent = 'Press Ctrl+C (or Cmd+C) to copy the selected link.'
+    }
+  })
+}
+
+// Forms that take a moment (making thousands of invitation codes): say so while it runs.
+for (const form of document.querySelectorAll('form[data-busy]')) {
+  form.addEventListener('submit', () => {
+    const status = form.querySelector('[data-busy-status]')
+    if (!status) return
+    status.textContent = form.dataset.busy
+    status.hidden = false
+    if (form.dataset.busyDone) {
+      setTimeout(() => { status.textContent = form.dataset.busyDone }, 6000)
+    }
+  })
+}
+
 // A success banner (flash message) would take focus from the error summary
 // on the same page; the errors matter more, so let the summary keep it.
 if (document.querySelector('.nhsuk-error-summary')) {
@@ -60,6 +91,55 @@ for (const form of document.querySelectorAll('form[data-pow-bits]')) {
     form.querySelector('input[name="pow_solution"]').value = await solve(token, bits)
     form.dataset.powDone = 'yes'
     form.submit()
+  })
+}
+
+// Reveal a group of fields only for some answers of a radio question (the name and contact
+// fields, for "confidentially" and "openly"). Without JavaScript they are always shown, with
+// a hint saying when to fill them in.
+for (const region of document.querySelectorAll('[data-reveal-when]')) {
+  const radios = document.querySelectorAll(`input[type="radio"][name="${region.dataset.revealWhen}"]`)
+  const values = region.dataset.revealValues.split(' ')
+  const sync = () => {
+    const chosen = [...radios].find((radio) => radio.checked)
+    region.hidden = !(chosen && values.includes(chosen.value))
+  }
+  for (const radio of radios) radio.addEventListener('change', sync)
+  sync()
+}
+
+// Copy buttons (the receipt): hidden without JavaScript, as copying needs it.
+for (const button of document.querySelectorAll('button[data-copy]')) {
+  const source = document.getElementById(button.dataset.copy)
+  if (!source || !navigator.clipboard) continue
+  button.hidden = false
+  button.addEventListener('click', async (event) => {
+    event.preventDefault()
+    const status = document.getElementById(`${button.dataset.copy}-copied`)
+    try {
+      await navigator.clipboard.writeText(button.dataset.copyText || source.textContent.trim())
+      if (status) status.textContent = 'Copied. Paste it somewhere only you can see.'
+    } catch (error) {
+      if (status) status.textContent = 'Your browser did not allow copying: write the words down instead.'
+    }
+  })
+}
+
+// A page that must not come back from the browser's back-forward cache (the concern form,
+// once sent: its text must not be shown again): load it afresh, so the server decides.
+if (document.querySelector('[data-no-back-cache]')) {
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) window.location.reload()
+  })
+}
+
+// "Go back" on an error page: the browser's own Back keeps what was typed on the form; the
+// link (to the form's address) is what works without JavaScript.
+for (const link of document.querySelectorAll('a[data-go-back]')) {
+  if (window.history.length < 2) continue
+  link.addEventListener('click', (event) => {
+    event.preventDefault()
+    window.history.back()
   })
 }
 

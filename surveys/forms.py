@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     Field,
     IntegerField,
@@ -45,9 +46,13 @@ def answer_form(definition: SurveyDefinition, formdata: Any = None) -> FlaskForm
         else:
             fields[q.id] = RadioField(q.text, choices=list(q.options), validate_choice=False)
     for d in definition.demographics:
-        fields[d.id] = SelectField(d.text, choices=[("", "Choose an option"), *d.options,
-                                                    PREFER_NOT_TO_SAY],
-                                   validate_choice=False)
+        if len(d.options) <= 3:  # yes / no and other short lists: radios, not a dropdown
+            fields[d.id] = RadioField(d.text, choices=[*d.options, PREFER_NOT_TO_SAY],
+                                      validate_choice=False)
+        else:
+            fields[d.id] = SelectField(d.text, choices=[("", "Choose an option"), *d.options,
+                                                        PREFER_NOT_TO_SAY],
+                                       validate_choice=False)
     form_class = type("SurveyAnswerForm", (FlaskForm,), fields)
     form: FlaskForm = form_class(formdata=formdata) if formdata is not None else form_class()
     return form
@@ -74,6 +79,25 @@ class WaveForm(FlaskForm):
 
 class CloseWaveForm(FlaskForm):
     pass
+
+
+class DefinitionForm(FlaskForm):
+    """A survey definition of the lead's own (TOML), checked by
+    `surveys.definition.parse_definition`."""
+
+    definition = FileField("Survey definition (TOML file)", validators=[
+        FileRequired("Choose the survey definition file to load.")])
+
+
+class ImportForm(FlaskForm):
+    """A responses spreadsheet for one survey (shape only; rows are checked by
+    `surveys.services.import_responses`)."""
+
+    responses = FileField("Spreadsheet of answers (CSV)", validators=[
+        FileRequired("Choose the CSV file of answers to import.")])
+    wave = StringField("Wave name", default="Imported", validators=[
+        DataRequired("Give the wave a name, like 'Staff survey 2026'."),
+        Length(max=40, message="Keep the wave name under 40 characters.")])
 
 
 TREND = "trend"  # the wave choice that breaks down by wave instead of fixing one

@@ -47,13 +47,13 @@ class ThemesPage(ChartPage):
         self.page.emulate_media(media="print")
         try:
             self.page.set_viewport_size(DESKTOP)
-            expect(self.page.locator("form.speakup-themes-form")).to_be_hidden()
-            expect(self.page.get_by_role("button", name="Print this summary")).to_be_hidden()
-            expect(self.page.locator(".nhsuk-header")).to_be_hidden()
+            self.check_printed("form.speakup-themes-form", "Demo NHS Foundation Trust")
             for section in ("counts", "trends", "tone", "phrases", "quotes"):
                 expect(self.page.locator(f"#themes-{section}")).to_be_visible()
             expect(self.page.locator("svg.speakup-chart").first).to_be_visible()
             self.page.screenshot(path=str(shots_dir / f"{name}.png"), full_page=True)
+            self.page.screenshot(path=str(shots_dir / f"{name}-top.png"),
+                                 clip={"x": 0, "y": 0, "width": 1280, "height": 1200})
         finally:
             self.page.emulate_media(media="screen")
 
