@@ -57,6 +57,13 @@ def fresh_engine_cache(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> N
     _SETTINGS[:] = [settings]
 
 
+
+def _themes_section(page: str) -> str:
+    """The case page's Themes section: from its heading to the next heading (or the end)."""
+    start = page.index('id="themes"')
+    end = page.find("<h2", start + 1)
+    return page[start:end if end != -1 else len(page)]
+
 def submit_concern(client: FlaskClient, text_: str, **fields: object) -> tuple[str, str]:
     receipt, html = send_concern(client, text_, **fields)
     _SENT.append(receipt)
@@ -194,7 +201,7 @@ def test_case_page_shows_themes_with_evidence_and_guardians_review_them(
     ref, _rows = _newest(database)
     staff = _staff(app, guardian)
     page = staff.get(f"/staff/cases/{ref}").data.decode()
-    themes_section = page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
+    themes_section = _themes_section(page)
     assert "Nepotism and favouritism" in themes_section
     assert "<q>jobs go to her friends</q>" in themes_section
     assert "rather than on merit" in themes_section  # the plain-English description
@@ -271,7 +278,7 @@ def test_no_theme_applies_removes_every_theme_and_counts_as_reviewed(
                 reviewed.count(ref))
 
     def themes_section(page: str) -> str:
-        return page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
+        return _themes_section(page)
 
     section = themes_section(staff.get(f"/staff/cases/{ref}").data.decode())
     assert f'action="/staff/cases/{ref}/themes/none"' in section
