@@ -59,10 +59,8 @@ bp = Blueprint("workforce", __name__, url_prefix="/workforce", template_folder="
 edi_only = require_role("edi")
 readers = require_role("edi", "board")
 
-KIND_LABELS = {"staff": "Staff snapshot (ESR extract, one row per person)",
-               "recruitment": "Recruitment (one row per application)",
-               "board": "Board composition (one row per member, no names)",
-               "targets": "Model Employer targets (one row per band and year)"}
+KIND_LABELS = {"staff": "Staff snapshot", "recruitment": "Recruitment",
+               "board": "Board composition", "targets": "Model Employer targets"}
 MAX_ERRORS_SHOWN = 200
 VOICE_THEMES = {
     "nepotism_favouritism": ("Nepotism or favouritism", ("wres2", "routes")),
