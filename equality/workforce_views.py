@@ -50,6 +50,7 @@ from accounts.views import require_role
 from analysis.disclosure import DisclosureError
 from analysis.workforce import formats
 from analysis.workforce.formats import KINDS
+from analysis.workforce.report import build_report
 from core.web import db, settings
 from equality import payload, services, workforce_pages
 from equality.models import DRAFT, PUBLISHED, STAFF_SURVEY_INDICATORS, WorkforcePeriod
@@ -59,10 +60,8 @@ bp = Blueprint("workforce", __name__, url_prefix="/workforce", template_folder="
 edi_only = require_role("edi")
 readers = require_role("edi", "board")
 
-KIND_LABELS = {"staff": "Staff snapshot (ESR extract, one row per person)",
-               "recruitment": "Recruitment (one row per application)",
-               "board": "Board composition (one row per member, no names)",
-               "targets": "Model Employer targets (one row per band and year)"}
+KIND_LABELS = {"staff": "Staff snapshot", "recruitment": "Recruitment",
+               "board": "Board composition", "targets": "Model Employer targets"}
 MAX_ERRORS_SHOWN = 200
 VOICE_THEMES = {
     "nepotism_favouritism": ("Nepotism or favouritism", ("wres2", "routes")),
@@ -114,20 +113,20 @@ class PublishForm(FlaskForm):
     snapshot = HiddenField()
 
 
+SURVEY_GROUPS = (("white", "White staff (%)"), ("global-majority", "BME staff (%)"))
+
+
 def _survey_form(current: dict[str, dict[str, float]]) -> FlaskForm:
+    """WRES 5-8 for White and BME staff, one optional percentage each."""
     fields: dict[str, Any] = {}
     for indicator in STAFF_SURVEY_INDICATORS:
-        for group, words in services_groups():
+        for group, words in SURVEY_GROUPS:
             fields[f"{indicator}_{group.replace('-', '_')}"] = DecimalField(
                 f"{words}", places=1, validators=[Optional(), NumberRange(0, 100, message=(
                     "Enter a percentage from 0 to 100."))],
                 default=current.get(indicator, {}).get(group))
     form_class = type("StaffSurveyForm", (FlaskForm,), fields)
     return form_class()  # type: ignore[no-any-return]
-
-
-def services_groups() -> tuple[tuple[str, str], ...]:
-    return (("white", "White staff (%)"), ("global-majority", "BME staff (%)"))
 
 
 def _snapshot_or_404(value: str) -> date:
@@ -261,8 +260,6 @@ def period_payload(period: WorkforcePeriod) -> dict[str, Any]:
         raise services.WorkforceDataError(
             f"Version {period.version} of {period.snapshot.isoformat()} has no staff snapshot "
             "yet: import one first.")
-    from analysis.workforce.report import build_report
-
     result = payload.workforce_payload(period, build_report(data), k=settings().min_cell_size,
                                        organisation=settings().organisation.name)
     if key is not None:
@@ -350,7 +347,7 @@ def staff_survey(snapshot: str) -> Any:
     if form.validate_on_submit():
         figures = {}
         for indicator in STAFF_SURVEY_INDICATORS:
-            for group, _ in services_groups():
+            for group, _ in SURVEY_GROUPS:
                 value = form[f"{indicator}_{group.replace('-', '_')}"].data
                 figures[indicator, group] = None if value is None else float(value)
         services.save_survey_figures(db(), snapshot=day, figures=figures, actor=_actor())
@@ -360,7 +357,7 @@ def staff_survey(snapshot: str) -> Any:
     if form.is_submitted():
         status = 400
     return render_template("equality/workforce_staff_survey.html", form=form, snapshot=day,
-                           indicators=STAFF_SURVEY_INDICATORS, groups=services_groups(),
+                           indicators=STAFF_SURVEY_INDICATORS, groups=SURVEY_GROUPS,
                            titles=workforce_pages.SURVEY_TITLES), status
 
 

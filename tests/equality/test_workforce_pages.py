@@ -334,3 +334,17 @@ def test_pulse_survey_figures_are_the_in_year_view(app: Flask, database: Databas
     if first.white.percent is not None:
         assert f"{first.white.percent:.1f}%" in page
 
+
+
+def test_board_accounts_from_the_command_line(app: Flask, database: Database) -> None:
+    """``speakup board create`` makes a board member, who lands on the workforce page."""
+    result = app.test_cli_runner().invoke(
+        args=["board", "create", "--name", "Nell Nonexec", "--email", "nell@example.nhs.uk",
+              "--password-stdin"], input="a very long password 1\n")
+    assert result.exit_code == 0, result.output
+    assert "Created board account for nell@example.nhs.uk." in result.output
+    from accounts.models import StaffUser
+
+    with database.session() as db:
+        user = db.scalar(select(StaffUser).where(StaffUser.email == "nell@example.nhs.uk"))
+        assert user is not None and user.role == "board" and not user.is_guardian
