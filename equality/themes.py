@@ -288,10 +288,13 @@ def _fields(cell: Cell) -> tuple[object, ...]:
 
 
 def _by_count(sections: Sequence[ThemeSection]) -> tuple[ThemeSection, ...]:
-    """Most mentioned first (by the period's released total); hidden totals after every shown
-    one, in taxonomy order, so the order says nothing about a hidden figure."""
-    return tuple(sorted(sections, key=lambda s: (s.current[0].n is None,
-                                                 -(s.current[0].n or 0))))
+    """Most mentioned first (by the period's released total), then the themes whose total is
+    hidden (never empty, see `analysis.disclosure`) in taxonomy order, so the order says
+    nothing about a hidden figure, then the themes nobody mentioned."""
+    def rank(section: ThemeSection) -> tuple[int, int]:
+        n = section.current[0].n
+        return (1, 0) if n is None else (2, 0) if n == 0 else (0, -n)
+    return tuple(sorted(sections, key=rank))
 
 
 def _quote_text(text: str) -> str:
