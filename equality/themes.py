@@ -23,6 +23,21 @@ dimensions and policy of `surveys.results`, released waves only, one record per 
 Nothing pooled over periods is shown: a total over all quarters changes every quarter, and two
 such totals taken at different times would give the newest quarter's figures unprotected.
 
+A survey's theme counts come with their denominator, the people who wrote any comment in the
+wave (total and per column), released from a population of its own like each theme's. It adds
+no new kind of disclosure: a group's respondents are on the results page already. Themes are
+listed most mentioned first, then those whose count is hidden (in taxonomy order: the order
+must not rank hidden figures), then those nobody mentioned.
+
+Kept summaries
+--------------
+`cached_concern_summary` and `cached_survey_summary` make each summary once and keep it sealed
+to the analysis key (`equality.summary_cache`); the key of a kept summary names the period and
+everything the figures depend on, and a guardian's theme correction forgets the concerns'
+(`speakup.analytics`). Issue 12 asked for a summary computed once per closed quarter: a closed
+quarter's figures still change when the next quarter ends (disclosure decisions are made over
+every ended quarter together), so "once" is once per set of ended quarters and view.
+
 Free text
 ---------
 A phrase is shown only if it is used in at least k (``settings.min_cell_size``) different
