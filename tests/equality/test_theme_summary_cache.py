@@ -107,7 +107,7 @@ def test_survey_themes_have_a_denominator_and_most_mentioned_first(edi, survey_i
     assert {"shown", "hidden", "none"} == set(kinds)
     shown = [int(c) for c, kind in zip(counts, kinds, strict=True) if kind == "shown"]
     assert shown == sorted(shown, reverse=True) and shown[0] == 30
-    assert "out of the people who wrote a comment in wave W1 (36)" in html
+    assert "everyone who wrote a comment in wave W1 (36 people)" in html
     rows_csv = _csv(edi, f"?source=survey-{survey_id}&wave=W1")
     assert [r["people"] for r in rows_csv if r["theme"] == "(wrote a comment)"] == ["36"]
     with database.session() as db:
