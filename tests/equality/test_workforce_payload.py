@@ -1,4 +1,7 @@
-"""The indicators JSON: trust-level figures exact, breakdowns below k hidden (placeholder rule)."""
+"""The indicators JSON: trust-level figures exact, breakdowns through analysis.disclosure.
+
+A small group hides its own figures (below k), and a figure that would give it away by
+subtraction from the exact trust-level total is hidden too (complementary suppression)."""
 
 from __future__ import annotations
 
@@ -60,21 +63,43 @@ def test_published_example_and_trust_level_exact(small_trust: PeriodData) -> Non
     assert trust["numerator"] == {"group": "white", "count": 41, "total": 95}
     assert trust["denominator"] == {"group": "global-majority", "count": 23, "total": 160}
     assert not trust["suppressed"]
+    band_9 = next(e for e in wres2 if e["by"] == {"band": "9"})
+    # Three BME shortlisted (below k); 12 White, which is band 9's 15 less those three.
+    assert band_9 == {"id": "wres2", "value": None, "ci": None, "numerator": None,
+                      "denominator": None, "suppressed": True, "reason": "differencing",
+                      "by": {"band": "9"}}
+    # Band 5's 157 BME shortlisted, taken from the exact trust total of 160, would give band
+    # 9's three away: hidden too.
     band_5 = next(e for e in wres2 if e["by"] == {"band": "5"})
+    assert band_5["suppressed"] and band_5["reason"] in ("complementary", "differencing")
+    assert band_5["value"] is None and band_5["numerator"] is None
+
+
+def test_published_example_by_band_when_no_small_group_is_left(small_trust: PeriodData) -> None:
+    recruitment = (applications(83, 39, "white-irish", band="5")
+                   + applications(157, 23, "black-african", band="5")
+                   + applications(20, 5, band="6") + applications(20, 4, "asian-indian", band="6"))
+    entries = _payload(PeriodData(SNAPSHOT, small_trust.staff, recruitment))["indicators"]
+    band_5 = next(e for e in entries if e["id"] == "wres2" and e["by"] == {"band": "5"})
+    assert not band_5["suppressed"]
     assert round(band_5["value"], 2) == 3.21
     assert band_5["ci"][0] < 3.21 < band_5["ci"][1]
-    band_9 = next(e for e in wres2 if e["by"] == {"band": "9"})
-    assert band_9 == {"id": "wres2", "value": None, "ci": None, "numerator": None,
-                      "denominator": None, "suppressed": True, "reason": "below k",
-                      "by": {"band": "9"}}
+    assert band_5["numerator"] == {"group": "white", "count": 39, "total": 83}
 
 
 def test_groups_below_k_are_hidden_in_every_breakdown(small_trust: PeriodData) -> None:
     data = _payload(small_trust)
     wres1 = {e["by"]["band"]: e for e in data["indicators"] if e["id"] == "wres1"}
     assert wres1["9"]["suppressed"] and wres1["9"]["value"] is None
-    assert wres1["5"]["value"] == pytest.approx(100 / 3)
-    assert (wres1["5"]["numerator"], wres1["5"]["denominator"]) == (15, 45)
+    assert wres1["9"]["reason"] in ("below k", "differencing")  # one BME person in band 9
+    # 15 BME in band 5 from the exact 16 of the trust gives band 9's one away: hidden too.
+    assert wres1["5"]["suppressed"] and wres1["5"]["reason"] in ("complementary", "differencing")
+    bigger = [*small_trust.staff, *people(12, "black-african", band="9"), *people(12, band="9")]
+    shown = {e["by"]["band"]: e for e in _payload(PeriodData(SNAPSHOT, bigger))["indicators"]
+             if e["id"] == "wres1"}
+    assert shown["5"]["value"] == pytest.approx(100 / 3)
+    assert (shown["5"]["numerator"], shown["5"]["denominator"]) == (15, 45)
+    assert shown["9"]["value"] == pytest.approx(100 * 13 / 29)
     hidden_funnel = [f for f in data["funnel"] if f["band"] == "9" and f["group"] ==
                      "global-majority"]
     assert hidden_funnel and all(f["applied"] is None and f["suppressed"] for f in hidden_funnel)
@@ -126,3 +151,25 @@ def test_without_board_data_the_board_figures_are_null(small_trust: PeriodData) 
                              "executive": 1, "non_executive": 0,
                              "by_ethnic_group": {"white": 1}, "by_disability": {"non-disabled": 1}}
     assert _payload(small_trust)["board"]["source"] == "board file"
+
+
+def test_a_bonus_gap_needs_k_people_receiving_a_bonus_on_each_side() -> None:
+    # 15 of 30 White staff and 1 of 15 BME staff received a bonus: the BME mean bonus would be
+    # that one person's bonus, so the bonus gaps are hidden; the proportions are not.
+    staff = (people(15, hourly_pay=18.0, bonus_pay=100.0) + people(15, hourly_pay=18.0,
+                                                                   bonus_pay=0.0)
+             + people(1, "asian-indian", hourly_pay=17.0, bonus_pay=50.0)
+             + people(14, "asian-indian", hourly_pay=17.0, bonus_pay=0.0))
+    gaps = {g["characteristic"]: g for g in _payload(PeriodData(SNAPSHOT, staff))["pay_gaps"]}
+    bonus = gaps["ethnicity"]["bonus"]
+    assert not bonus["suppressed"]
+    assert bonus["proportion_receiving"] == {"white": 50.0, "global-majority": pytest.approx(
+        100 / 15, abs=1e-5)}
+    assert bonus["gaps_suppressed"] and bonus["gaps_reason"] in ("below k", "differencing")
+    assert bonus["mean_gap"] is None and bonus["median_gap"] is None
+    # With 11 BME staff receiving one, the gaps are shown.
+    more = [*staff[:30], *people(11, "asian-indian", hourly_pay=17.0, bonus_pay=50.0),
+            *people(4, "asian-indian", hourly_pay=17.0, bonus_pay=0.0)]
+    bonus = {g["characteristic"]: g for g in _payload(PeriodData(SNAPSHOT, more))["pay_gaps"]
+             }["ethnicity"]["bonus"]
+    assert bonus["mean_gap"] == pytest.approx(50.0)

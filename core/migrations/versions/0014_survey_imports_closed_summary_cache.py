@@ -7,14 +7,14 @@ themed summary made, sealed to the organisation's analysis key (`equality.summar
 it starts empty.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0010'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
