@@ -104,6 +104,7 @@ POSITIVE_ABOVE: Final = 0.05
 TONES: Final = (("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive"),
                 ("unscored", "Tone not known"))
 QUOTES_PER_THEME: Final = 3
+COMMENTED: Final = "People who wrote a comment"  # a survey's denominator, in tables and CSV
 QUOTE_CHARS: Final = 400
 PHRASES: Final = 15
 TREND_PERIODS: Final = {QUARTER: 8, MONTH: 12}
@@ -819,32 +820,32 @@ def cached_survey_summary(db: Session, *, settings: Settings, survey: Survey,
 
 
 def summary_csv(summary: ThemeSummary) -> str:
-    """The summary's released figures as CSV: hidden figures stay blank, with the reason; no
-    phrase or quote is in it."""
+    """The summary's released figures as CSV, in words (source, theme, breakdown and group
+    labels, never codes; UTF-8 with a byte order mark for Excel): hidden figures stay blank,
+    with the reason; no phrase or quote is in it. For a survey, rows of the theme "People who
+    wrote a comment" give the denominator."""
     out = io.StringIO()
     writer = csv.writer(out)
     tones = [t for t, _ in summary.tones]
     writer.writerow(["source", "table", "period", "theme", "breakdown", "group", summary.unit,
                      "suppressed", "reason", *(f"tone_{t}" for t in tones)])
-    for section in summary.sections:
-        tables = [("chosen period", summary.period, section.current),
-                  *((f"trend by {summary.grain}", row.period, row.cells)
-                    for row in section.trend)]
-        for table, period, cells in tables:
-            groups = [Column("", ""), *summary.columns]
-            for column, cell in zip(groups, cells, strict=True):
-                writer.writerow([
-                    summary.source, table, period, section.theme.id,
-                    summary.breakdown if column.value else "", column.value,
-                    "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
-                    cell.reason or "",
-                    *(("" if cell.counts is None else cell.counts.get(t, 0)) for t in tones)])
-    if summary.commented is not None:  # the denominator: people who wrote any comment
-        for column, cell in zip([Column("", ""), *summary.columns], summary.commented,
-                                strict=True):
+    groups = [Column("", "Everyone"), *summary.columns]
+
+    def rows(table: str, period: str, theme: str, cells: Sequence[Cell],
+             toned: bool = True) -> None:
+        for column, cell in zip(groups, cells, strict=True):
             writer.writerow([
-                summary.source, "chosen period", summary.period, "(wrote a comment)",
-                summary.breakdown if column.value else "", column.value,
+                summary.title, table, period, theme,
+                summary.breakdown_label if column.value else "", column.label,
                 "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
-                cell.reason or "", *("" for _ in tones)])
-    return out.getvalue()
+                cell.reason or "",
+                *(("" if cell.counts is None or not toned else cell.counts.get(t, 0))
+                  for t in tones)])
+
+    for section in summary.sections:
+        rows("chosen period", summary.period, section.theme.label, section.current)
+        for row in section.trend:
+            rows(f"trend by {summary.grain}", row.label, section.theme.label, row.cells)
+    if summary.commented is not None:
+        rows("chosen period", summary.period, COMMENTED, summary.commented, toned=False)
+    return "\ufeff" + out.getvalue()

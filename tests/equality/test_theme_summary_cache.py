@@ -109,7 +109,7 @@ def test_survey_themes_have_a_denominator_and_most_mentioned_first(edi, survey_i
     assert shown == sorted(shown, reverse=True) and shown[0] == 30
     assert "everyone who wrote a comment in wave W1 (36 people)" in html
     rows_csv = _csv(edi, f"?source=survey-{survey_id}&wave=W1")
-    assert [r["people"] for r in rows_csv if r["theme"] == "(wrote a comment)"] == ["36"]
+    assert [r["people"] for r in rows_csv if r["theme"] == "People who wrote a comment"] == ["36"]
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(CachedSummary).where(
             CachedSummary.source == f"survey-{survey_id}")) == 1
