@@ -23,6 +23,21 @@ dimensions and policy of `surveys.results`, released waves only, one record per 
 Nothing pooled over periods is shown: a total over all quarters changes every quarter, and two
 such totals taken at different times would give the newest quarter's figures unprotected.
 
+A survey's theme counts come with their denominator, the people who wrote any comment in the
+wave (total and per column), released from a population of its own like each theme's. It adds
+no new kind of disclosure: a group's respondents are on the results page already. Themes are
+listed most mentioned first, then those whose count is hidden (in taxonomy order: the order
+must not rank hidden figures), then those nobody mentioned.
+
+Kept summaries
+--------------
+`cached_concern_summary` and `cached_survey_summary` make each summary once and keep it sealed
+to the analysis key (`equality.summary_cache`); the key of a kept summary names the period and
+everything the figures depend on, and a guardian's theme correction forgets the concerns'
+(`speakup.analytics`). Issue 12 asked for a summary computed once per closed quarter: a closed
+quarter's figures still change when the next quarter ends (disclosure decisions are made over
+every ended quarter together), so "once" is once per set of ended quarters and view.
+
 Free text
 ---------
 A phrase is shown only if it is used in at least k (``settings.min_cell_size``) different
@@ -89,6 +104,7 @@ POSITIVE_ABOVE: Final = 0.05
 TONES: Final = (("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive"),
                 ("unscored", "Tone not known"))
 QUOTES_PER_THEME: Final = 3
+COMMENTED: Final = "People who wrote a comment"  # a survey's denominator, in tables and CSV
 QUOTE_CHARS: Final = 400
 PHRASES: Final = 15
 TREND_PERIODS: Final = {QUARTER: 8, MONTH: 12}
@@ -288,10 +304,13 @@ def _fields(cell: Cell) -> tuple[object, ...]:
 
 
 def _by_count(sections: Sequence[ThemeSection]) -> tuple[ThemeSection, ...]:
-    """Most mentioned first (by the period's released total); hidden totals after every shown
-    one, in taxonomy order, so the order says nothing about a hidden figure."""
-    return tuple(sorted(sections, key=lambda s: (s.current[0].n is None,
-                                                 -(s.current[0].n or 0))))
+    """Most mentioned first (by the period's released total), then the themes whose total is
+    hidden (never empty, see `analysis.disclosure`) in taxonomy order, so the order says
+    nothing about a hidden figure, then the themes nobody mentioned."""
+    def rank(section: ThemeSection) -> tuple[int, int]:
+        n = section.current[0].n
+        return (1, 0) if n is None else (2, 0) if n == 0 else (0, -n)
+    return tuple(sorted(sections, key=rank))
 
 
 def _quote_text(text: str) -> str:
@@ -801,32 +820,32 @@ def cached_survey_summary(db: Session, *, settings: Settings, survey: Survey,
 
 
 def summary_csv(summary: ThemeSummary) -> str:
-    """The summary's released figures as CSV: hidden figures stay blank, with the reason; no
-    phrase or quote is in it."""
+    """The summary's released figures as CSV, in words (source, theme, breakdown and group
+    labels, never codes; UTF-8 with a byte order mark for Excel): hidden figures stay blank,
+    with the reason; no phrase or quote is in it. For a survey, rows of the theme "People who
+    wrote a comment" give the denominator."""
     out = io.StringIO()
     writer = csv.writer(out)
     tones = [t for t, _ in summary.tones]
     writer.writerow(["source", "table", "period", "theme", "breakdown", "group", summary.unit,
                      "suppressed", "reason", *(f"tone_{t}" for t in tones)])
-    for section in summary.sections:
-        tables = [("chosen period", summary.period, section.current),
-                  *((f"trend by {summary.grain}", row.period, row.cells)
-                    for row in section.trend)]
-        for table, period, cells in tables:
-            groups = [Column("", ""), *summary.columns]
-            for column, cell in zip(groups, cells, strict=True):
-                writer.writerow([
-                    summary.source, table, period, section.theme.id,
-                    summary.breakdown if column.value else "", column.value,
-                    "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
-                    cell.reason or "",
-                    *(("" if cell.counts is None else cell.counts.get(t, 0)) for t in tones)])
-    if summary.commented is not None:  # the denominator: people who wrote any comment
-        for column, cell in zip([Column("", ""), *summary.columns], summary.commented,
-                                strict=True):
+    groups = [Column("", "Everyone"), *summary.columns]
+
+    def rows(table: str, period: str, theme: str, cells: Sequence[Cell],
+             toned: bool = True) -> None:
+        for column, cell in zip(groups, cells, strict=True):
             writer.writerow([
-                summary.source, "chosen period", summary.period, "(wrote a comment)",
-                summary.breakdown if column.value else "", column.value,
+                summary.title, table, period, theme,
+                summary.breakdown_label if column.value else "", column.label,
                 "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
-                cell.reason or "", *("" for _ in tones)])
-    return out.getvalue()
+                cell.reason or "",
+                *(("" if cell.counts is None or not toned else cell.counts.get(t, 0))
+                  for t in tones)])
+
+    for section in summary.sections:
+        rows("chosen period", summary.period, section.theme.label, section.current)
+        for row in section.trend:
+            rows(f"trend by {summary.grain}", row.label, section.theme.label, row.cells)
+    if summary.commented is not None:
+        rows("chosen period", summary.period, COMMENTED, summary.commented, toned=False)
+    return "\ufeff" + out.getvalue()

@@ -185,6 +185,7 @@ def test_migration_closes_imported_draft_waves(database: Database, settings: Set
     """0014: a draft wave holding answers (imported before this release) becomes closed; a
     draft without answers stays a draft."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     from core.migrate import alembic_config, upgrade
 
@@ -195,7 +196,9 @@ def test_migration_closes_imported_draft_waves(database: Database, settings: Set
                                   wave_label="Old", settings=settings, actor="t")
         services.wave(db, survey, "Empty")
         db.execute(text("UPDATE survey_waves SET status = 'draft'"))
-    command.downgrade(alembic_config(database.engine, settings), "0010")
+    config = alembic_config(database.engine, settings)
+    before = ScriptDirectory.from_config(config).get_revision("0014").down_revision
+    command.downgrade(config, str(before))
     assert upgrade(database.engine, settings, "0014") == "0014"
     with database.session() as db:
         status = dict(db.execute(text("SELECT label, status FROM survey_waves")).all())

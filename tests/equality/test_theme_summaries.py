@@ -130,7 +130,9 @@ def _csv(client: FlaskClient, query: str) -> list[dict[str, str]]:
     response = client.get(f"/staff/themes/summary.csv{query}")
     assert response.status_code == 200, response.data.decode()[:2000]
     assert response.mimetype == "text/csv"
-    return list(csv.DictReader(io.StringIO(response.data.decode())))
+    text = response.data.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads it as UTF-8
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
 def _number(text: str) -> int | None:
@@ -241,9 +243,9 @@ def _csv_lines(rows: list[dict[str, str]], unit: str = "concerns") -> list[Line]
         tables.setdefault((row["table"], row["period"], row["theme"]), []).append(row)
     lines = []
     for key, cells in tables.items():
-        total = next(c for c in cells if c["group"] == "")
+        total = next(c for c in cells if c["group"] == "Everyone")
         lines.append(Line(str(key), _number(total[unit]),
-                          [_number(c[unit]) for c in cells if c["group"] != ""]))
+                          [_number(c[unit]) for c in cells if c["group"] != "Everyone"]))
     return lines
 
 
@@ -271,8 +273,9 @@ def test_a_small_group_of_concerns_never_shows_as_a_figure(edi, concerns, grain)
     rows_csv = _csv(edi, f"?by=site&quarter={Q2}&grain={grain}")
     for line in _csv_lines(rows_csv):
         _assert_safe(line)
-    small = [r for r in rows_csv if r["theme"] == RACISM and r["group"] == "mental-health"
-             and r["period"] in (Q2, "2024-07")]
+    # In words: the theme's and the site's labels, the month's name
+    small = [r for r in rows_csv if r["theme"] == RACISM_LABEL
+             and r["group"] == "Mental health services" and r["period"] in (Q2, "July 2024")]
     assert small and all(r["concerns"] == "" and r["suppressed"] == "true" for r in small)
     # No chart draws a number for mental health services
     for svg in _svgs(html):
@@ -401,11 +404,13 @@ def test_survey_summary_counts_tone_quotes_and_phrases(edi, survey_id) -> None:
     assert PHRASE in section and RARE_PHRASE not in section
     assert "front of colleagues" not in section  # W2's phrase: another wave
     csv_rows = _csv(edi, f"?source=survey-{survey_id}&wave=W1&by=band")
-    assert {r["source"] for r in csv_rows} == {f"survey-{survey_id}"}
+    assert {r["source"] for r in csv_rows} == {"Equality pulse"}
+    assert {r["breakdown"] for r in csv_rows} == {"", "Pay band"}
     for line in _csv_lines(csv_rows, "people"):
         _assert_safe(line)
-    assert all(r["people"] == "" for r in csv_rows if r["group"] == "9" and r["theme"] == RACISM
-               and r["period"] == "W1")
+    band9 = [r for r in csv_rows if r["group"] == "Band 9" and r["theme"] == RACISM_LABEL
+             and r["period"] == "W1"]
+    assert band9 and all(r["people"] == "" for r in band9)
 
 
 def test_print_and_csv_are_offered(edi, concerns) -> None:
