@@ -157,8 +157,8 @@ def test_one_save_for_status_assignment_and_ngo_and_closing_asks_for_a_message(
         **form, "closing_message": "We have changed the night rota. Thank you."})
     assert saved.status_code == 302
     page = staff.get(f"/staff/cases/{ref}").data.decode()
-    assert "Saved: closing message sent to the reporter, status changed, assignment changed" \
-        in page
+    assert ("Your closing message has been sent to the reporter. Saved the status, the "
+            "assignment and the National Guardian&#39;s Office record.") in page
     assert re.search(r'value="patient_safety"\s+checked', page)
 
     reporter = reporter_sign_in(app.test_client(), receipt)
