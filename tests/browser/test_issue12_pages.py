@@ -52,6 +52,10 @@ def test_back_after_sending_shows_an_empty_form_and_the_name_fields_follow_the_c
         page.get_by_label("Confidentially").check()
         expect(name).to_be_visible()
         page.get_by_label("Anonymously").check()
+        # The ethnic group list fits the phone's width (its long labels did not)
+        page.get_by_text("About you (optional)").click()
+        box = page.get_by_label("Your ethnic group (optional)").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390, box
         tab.arrived("issue12 concern form")
         tab.submit(page.get_by_role("button", name="Send concern"))
         expect(page.locator("#receipt")).to_be_visible()
