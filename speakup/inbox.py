@@ -41,6 +41,7 @@ import numpy as np
 from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.services import StaffIdentity
 from config.settings import Settings
@@ -211,11 +212,13 @@ class _Index:
             except IntegrityError:
                 pass  # another request stored one first
         else:
-            self.db.execute(update(InboxIndex).where(
+            done = self.db.execute(update(InboxIndex).where(
                 InboxIndex.staff_id == self.identity.user.id,
                 InboxIndex.version == self.row.version).values(
                     index_sealed=sealed, version=self.row.version + 1)
                 .execution_options(synchronize_session=False))
+            if getattr(done, "rowcount", 0) == 1:
+                set_committed_value(self.row, "version", self.row.version + 1)
         self.changed = False
 
 
