@@ -194,7 +194,7 @@ def test_case_page_shows_themes_with_evidence_and_guardians_review_them(
     ref, _rows = _newest(database)
     staff = _staff(app, guardian)
     page = staff.get(f"/staff/cases/{ref}").data.decode()
-    themes_section = page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
+    themes_section = page[page.index('id="themes"'):page.index('id="update"')]
     assert "Nepotism and favouritism" in themes_section
     assert "<q>jobs go to her friends</q>" in themes_section
     assert "rather than on merit" in themes_section  # the plain-English description
@@ -271,7 +271,7 @@ def test_no_theme_applies_removes_every_theme_and_counts_as_reviewed(
                 reviewed.count(ref))
 
     def themes_section(page: str) -> str:
-        return page[page.index('id="themes"'):page.index("<h2>Thread</h2>")]
+        return page[page.index('id="themes"'):page.index('id="update"')]
 
     section = themes_section(staff.get(f"/staff/cases/{ref}").data.decode())
     assert f'action="/staff/cases/{ref}/themes/none"' in section
