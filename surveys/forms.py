@@ -81,6 +81,14 @@ class CloseWaveForm(FlaskForm):
     pass
 
 
+class DefinitionForm(FlaskForm):
+    """A survey definition of the lead's own (TOML), checked by
+    `surveys.definition.parse_definition`."""
+
+    definition = FileField("Survey definition (TOML file)", validators=[
+        FileRequired("Choose the survey definition file to load.")])
+
+
 class ImportForm(FlaskForm):
     """A responses spreadsheet for one survey (shape only; rows are checked by
     `surveys.services.import_responses`)."""
