@@ -91,8 +91,16 @@ def home() -> Any:
     return redirect(url_for(home_of.get(identity.user.role, "guardian.inbox")))
 
 
+# Fields where staff write at length (a reply, a private note, a closing message): a form that
+# carries one, sent after the session ended, is kept through signing in again.
+KEPT_TEXT_FIELDS = frozenset({"text", "note-text", "closing_message"})
+
+
 def _typed(form: Any) -> dict[str, str | list[str]]:
-    """What a form sent after the session ended carried (not its CSRF token, never files)."""
+    """What a form sent after the session ended carried (not its CSRF token, never files),
+    if it carries something written at length; else nothing (a plain redirect to sign in)."""
+    if not any((form.get(name) or "").strip() for name in KEPT_TEXT_FIELDS):
+        return {}
     return {name: (values if len(values) > 1 else values[0])
             for name, values in form.lists() if name != "csrf_token" and any(values)}
 

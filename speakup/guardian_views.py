@@ -221,9 +221,20 @@ def update(ref: str) -> Any:
                 closing_message=form.closing_message.data or "",
                 close_without_message=bool(form.close_without_message.data))))
 
-    return _act(ref, form, "update_form", save, lambda: (
-        "Saved: " + ", ".join(changes) + "." if changes else "Nothing had changed."),
-        case=case)
+    return _act(ref, form, "update_form", save, lambda: _saved(changes), case=case)
+
+
+def _saved(changes: list[str]) -> str:
+    """The confirmation of the case page's Save, in words."""
+    words = {"status": "the status", "assignment": "the assignment",
+             "ngo": "the National Guardian's Office record"}
+    saved = [words[c] for c in changes if c in words]
+    parts = ["Your closing message has been sent to the reporter."] \
+        if "closing message" in changes else []
+    if saved:
+        listed = saved[0] if len(saved) == 1 else ", ".join(saved[:-1]) + " and " + saved[-1]
+        parts.append(f"Saved {listed}.")
+    return " ".join(parts) or "Nothing had changed, so nothing was saved."
 
 
 @bp.post("/cases/<ref>/themes")

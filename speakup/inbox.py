@@ -33,7 +33,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ import numpy as np
 from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.services import StaffIdentity
 from config.settings import Settings
@@ -117,7 +118,6 @@ class InboxPage:
     page: int
     pages: int
     cases: int  # every case this guardian holds
-    theme_counts: Counter[str] = field(default_factory=Counter)
 
 
 def _key(identity: StaffIdentity) -> bytes:
@@ -211,11 +211,13 @@ class _Index:
             except IntegrityError:
                 pass  # another request stored one first
         else:
-            self.db.execute(update(InboxIndex).where(
+            done = self.db.execute(update(InboxIndex).where(
                 InboxIndex.staff_id == self.identity.user.id,
                 InboxIndex.version == self.row.version).values(
                     index_sealed=sealed, version=self.row.version + 1)
                 .execution_options(synchronize_session=False))
+            if getattr(done, "rowcount", 0) == 1:
+                set_committed_value(self.row, "version", self.row.version + 1)
         self.changed = False
 
 
@@ -352,9 +354,6 @@ def _page(db: Session, index: _Index, settings: Settings, query: InboxQuery, on:
         mask &= (((status == new) & (received < ack_cutoff))
                  | ((status != closed) & (received < feedback_cutoff)))
     themes = c["themes"]
-    theme_counts: Counter[str] = Counter({
-        theme: int(np.count_nonzero(mask & ((themes >> np.uint64(i)) & np.uint64(1)).astype(bool)))
-        for i, theme in enumerate(index.themes)})
     if query.theme:
         bit = index.themes.index(query.theme) if query.theme in index.themes else None
         mask &= (((themes >> np.uint64(bit)) & np.uint64(1)).astype(bool) if bit is not None
@@ -382,7 +381,7 @@ def _page(db: Session, index: _Index, settings: Settings, query: InboxQuery, on:
         return _page(db, index, settings, query, on, page_size, retry=False)
     rows = [InboxRow(loaded[x], services.deadlines(loaded[x], settings=settings, on=on),
                      index.entry(i)) for i, x in zip(shown, ids, strict=True) if x in loaded]
-    return InboxPage(rows, len(ordered), number, pages, len(index), theme_counts)
+    return InboxPage(rows, len(ordered), number, pages, len(index))
 
 
 def mark_seen(db: Session, *, identity: StaffIdentity, case: services.CaseView) -> None:

@@ -822,9 +822,9 @@ class CaseUpdate:
 def update_case(db: Session, *, identity: StaffIdentity, ref: str, update_: CaseUpdate,
                 settings: Settings, on: date | None = None) -> list[str]:
     """Apply the case page's Save: each part that changed is done and audited as on its own.
-    Returns what changed, in words. Closing a case needs a closing message (sent to the
-    reporter as a reply) or ``close_without_message``: a reporter should not find their
-    concern finished without a word."""
+    Returns what changed: "closing message", "status", "assignment", "ngo". Closing a case
+    needs a closing message (sent to the reporter as a reply) or ``close_without_message``:
+    a reporter should not find their concern finished without a word."""
     concern, key = _granted(db, identity, ref)
     case = open_record(concern, key)
     done = []
@@ -840,14 +840,14 @@ def update_case(db: Session, *, identity: StaffIdentity, ref: str, update_: Case
                                   "closing_message")
     if closing and message:
         reply_to_reporter(db, identity=identity, ref=ref, text=message, on=on)
-        done.append("closing message sent to the reporter")
+        done.append("closing message")
     if update_.status != concern.status:
         change_status(db, identity=identity, ref=ref, status=update_.status, on=on)
-        done.append("status changed")
+        done.append("status")
     if update_.assignee_id != concern.assigned_to_id:
         assign(db, identity=identity, ref=ref, assignee_id=update_.assignee_id,
                settings=settings)
-        done.append("assignment changed")
+        done.append("assignment")
     ngo = update_.ngo
     current = (case.ngo.raised or case.identity_mode, frozenset(case.ngo.elements),
                case.ngo.professional_group or case.professional_group or None,
@@ -855,7 +855,7 @@ def update_case(db: Session, *, identity: StaffIdentity, ref: str, update_: Case
     if (ngo.raised, ngo.elements, ngo.professional_group or None,
             ngo.speak_up_again or None) != current:
         record_ngo(db, identity=identity, ref=ref, fields=ngo)
-        done.append("National Guardian's Office record saved")
+        done.append("ngo")
     return done
 
 

@@ -103,6 +103,9 @@ def workforce(edi: Expected, board: Expected = 403) -> dict[str, Expected]:
 
 
 CASE_ACTION = {"POST": guardians_only(GUARDIAN_CASE, 404)}
+# A reply or note written while signed out is kept: the sign-in page comes back (401) with it.
+KEPT = {"anonymous": 401, "reporter": 401, "disabled": 401}
+WRITTEN_CASE_ACTION = {"POST": {**guardians_only(GUARDIAN_CASE, 404), **KEPT}}
 
 # (app, rule) -> method -> actor -> expected status or redirect.
 EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
@@ -131,8 +134,8 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/logout"): {"POST": everyone(LOGIN)},
     ("staff", "/cases/"): {"GET": guardians_only(200)},
     ("staff", "/cases/<ref>"): {"GET": guardians_only(200, 404)},
-    ("staff", "/cases/<ref>/reply"): CASE_ACTION,
-    ("staff", "/cases/<ref>/note"): CASE_ACTION,
+    ("staff", "/cases/<ref>/reply"): WRITTEN_CASE_ACTION,
+    ("staff", "/cases/<ref>/note"): WRITTEN_CASE_ACTION,
     ("staff", "/cases/<ref>/update"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes/none"): CASE_ACTION,

@@ -717,7 +717,10 @@ def test_bad_csrf_token_where_the_visitor_is_turned_away(
     response = anonymous.post("/concern/message", data={"csrf_token": "stale", "text": "xyz"})
     assert response.status_code == 401 and "xyz" in response.data.decode()
     response = anonymous.post(f"/staff/cases/{case_ref}/reply", data={"text": "x"})
-    assert response.location == f"/staff/login?next=/staff/cases/{case_ref}/reply"
+    assert response.status_code == 401  # the sign-in page, keeping what was written
+    assert f'value="/staff/cases/{case_ref}/reply"' in response.data.decode()
+    response = anonymous.post(f"/staff/cases/{case_ref}/update", data={"status": "closed"})
+    assert response.location == f"/staff/login?next=/staff/cases/{case_ref}/update"
     staff = staff_client(app, database, settings, guardian)
     for path in ("/staff/cases/NOSUCHRF/reply", "/staff/cases/%00/note"):
         assert staff.post(path, data={"csrf_token": "stale", "text": "x"}).status_code == 404

@@ -157,8 +157,8 @@ def test_one_save_for_status_assignment_and_ngo_and_closing_asks_for_a_message(
         **form, "closing_message": "We have changed the night rota. Thank you."})
     assert saved.status_code == 302
     page = staff.get(f"/staff/cases/{ref}").data.decode()
-    assert "Saved: closing message sent to the reporter, status changed, assignment changed" \
-        in page
+    assert ("Your closing message has been sent to the reporter. Saved the status, the "
+            "assignment and the National Guardian&#39;s Office record.") in page
     assert re.search(r'value="patient_safety"\s+checked', page)
 
     reporter = reporter_sign_in(app.test_client(), receipt)
@@ -318,3 +318,45 @@ def test_reporting_periods_follow_the_financial_year() -> None:
     q4 = periods[4]
     assert (q4.start, q4.end) == (date(2026, 1, 1), date(2026, 3, 31))
     assert (periods[3].start, periods[3].end) == (date(2026, 4, 1), date(2027, 3, 31))
+
+
+def test_inbox_index_follows_other_guardians_and_the_reporter_and_is_sealed(
+        app: Flask, database, settings, guardian: Staff, second_guardian: Staff) -> None:
+    from sqlalchemy import select
+
+    from accounts.models import StaffUser
+    from accounts.services import StaffIdentity
+    from speakup import services
+    from speakup.models import InboxIndex
+
+    receipt, _html = submit_concern(app.test_client(), "Index me.", kind="discrimination")
+
+    def me(db, staff: Staff) -> StaffIdentity:
+        return StaffIdentity(db.get(StaffUser, staff.id), staff.private_key, "t")
+
+    with database.session() as db:
+        [row] = inbox.page(db, identity=me(db, guardian), settings=settings).rows
+        db.commit()
+        assert (row.concern.status, row.entry.kind) == ("new", "discrimination")
+        ref = row.concern.ref
+    with database.session() as db:  # another guardian moves the case on
+        services.change_status(db, identity=me(db, second_guardian), ref=ref,
+                               status="in-progress")
+        db.commit()
+    with database.session() as db:
+        query = inbox.InboxQuery(status="in-progress")
+        assert [r.concern.ref for r in inbox.page(db, identity=me(db, guardian),
+                                                   settings=settings, query=query).rows] == [ref]
+        db.commit()
+    reporter = reporter_sign_in(app.test_client(), receipt)
+    page = reporter.get("/concern").data.decode()
+    reporter.post("/concern/message", data={"csrf_token": csrf_token(page), "text": "More."},
+                  content_type="multipart/form-data")
+    with database.session() as db:
+        [row] = inbox.page(db, identity=me(db, guardian), settings=settings,
+                           query=inbox.InboxQuery(unread=True)).rows
+        assert row.entry.unread == 1
+        db.commit()
+        sealed = db.scalar(select(InboxIndex.index_sealed).where(
+            InboxIndex.staff_id == guardian.id))
+        assert sealed and b"discrimination" not in sealed and ref.encode() not in sealed

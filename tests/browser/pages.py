@@ -366,7 +366,7 @@ class GuardianCase(_Page):
 
     def reply(self, text: str) -> GuardianCase:
         self.page.get_by_label("Reply to the reporter").fill(text)
-        self.tab.submit(self.page.get_by_role("button", name="Send reply"))
+        self.tab.submit(self.page.get_by_role("button", name="Send to the reporter"))
         expect(self.tab.success_banner()).to_be_visible()
         return GuardianCase(self.tab, self.ref, "guardian case after reply")
 
@@ -376,7 +376,7 @@ class GuardianCase(_Page):
 
     def record_ngo_element(self, label: str) -> GuardianCase:
         self.ngo_element(label).check()
-        self.tab.submit(self.page.get_by_role("button", name="Save record"))
+        self.tab.submit(self.page.get_by_role("button", name="Save changes"))
         expect(self.tab.success_banner()).to_be_visible()
         return GuardianCase(self.tab, self.ref, "guardian case after NGO record")
 

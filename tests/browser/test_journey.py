@@ -82,7 +82,7 @@ def test_reporter_and_guardian_journey(chromium: Browser, live_url: str, databas
         assert case.thread("guardian") == [REPLY]
         case = case.record_ngo_element(NGO_ELEMENT)
         # Then the page confirms, and the element stays ticked
-        assert "National Guardian's Office fields saved." in case.confirmation()
+        assert "Saved the National Guardian's Office record." in case.confirmation()
         assert case.ngo_element(NGO_ELEMENT).is_checked()
 
         # When the reporter comes back in a new browser with the receipt
