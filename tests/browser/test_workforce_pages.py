@@ -75,6 +75,9 @@ def test_upload_dashboard_and_board_pack_are_accessible(
     bea = make_staff(database, settings, "Bea Board", role="board")
     audit = Audit(axe_path=axe_path, shots_dir=shots_dir)
     tab = Tab(chromium, live_url, audit, who="edi lead", anonymous=False)
+    # The dashboard and board pack are long pages (a full-page phone screenshot is ~100,000
+    # px tall): more time than the journey's 10 s on a loaded machine.
+    tab.context.set_default_timeout(40_000)
     try:
         sign_in(tab, eddie.email, eddie.password, eddie.code())
         pages = WorkforcePage(tab)
@@ -125,6 +128,7 @@ def test_upload_dashboard_and_board_pack_are_accessible(
 
     # A board member: the published dashboard and board pack, nothing to upload
     tab = Tab(chromium, live_url, audit, who="board member", anonymous=False)
+    tab.context.set_default_timeout(40_000)
     try:
         sign_in(tab, bea.email, bea.password, bea.code())
         pages = WorkforcePage(tab)
