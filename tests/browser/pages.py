@@ -90,7 +90,10 @@ class Tab:
         self.context = browser.new_context(
             viewport=PHONE, is_mobile=True, has_touch=True, bypass_csp=True,
             base_url=self.base_url, locale="en-GB", timezone_id="Europe/London")
-        self.context.set_default_timeout(10_000)
+        # Generous: a page that decides a release (the first view after a wave closes) or
+        # renders a board pack takes seconds on a loaded 2-core CI machine. A timeout here
+        # catches a page that never loads, not a slow one (benchmarks measure speed).
+        self.context.set_default_timeout(40_000)
         self.page: Page = self.context.new_page()
         self.page.on("request", self._on_request)
         self.page.on("console", self._on_console)
