@@ -323,11 +323,10 @@ def population(seed: int, size: int = 300, k: int = 11) -> list[Record]:
     surgery = [r for r in records if r[0]["directorate"] == "surgery"]
     for i, (values, _) in enumerate(surgery):
         values["band"] = "5" if i >= s else "6"
-    # A group (medical staff in medicine) who all answered alike.
+    # A group (Asian staff in medicine, more than k) who all answered alike.
     for i in rng.choice(len(records), size=k + 3, replace=False):
-        records[i][0].update(staff_group="medical", directorate="medicine")
-    alike = [i for i, r in enumerate(records)
-             if r[0]["staff_group"] == "medical" and r[0]["directorate"] == "medicine"]
-    for i in alike:
-        records[i] = (records[i][0], "strongly disagree")
+        records[i][0].update(ethnicity="asian", directorate="medicine")
+    for i, (values, _) in enumerate(records):
+        if values["ethnicity"] == "asian" and values["directorate"] == "medicine":
+            records[i] = (values, "strongly disagree")
     return records
