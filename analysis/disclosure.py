@@ -103,7 +103,6 @@ out of scope.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -413,6 +412,19 @@ class Population:
             key = (hub_codes * card + codes[:, d]) * options + answers
             tables.append(np.bincount(key, weights=counts, minlength=hub_card * card * options)
                           .astype(np.int64).reshape(hub_card, card, options))
+        # A value with people in other waves but none in this one is taken as structurally empty
+        # here (a month of another quarter is): the audit pins it at zero, which can only make
+        # it stricter.
+        elsewhere = ~keep
+        absent = []
+        for dim in (hub, *spokes):
+            if dim is None:
+                absent.append(np.zeros(1, dtype=np.bool_))
+                continue
+            card = len(self._values[dim])
+            here = np.bincount(codes[:, dim], minlength=card) > 0
+            there = np.bincount(self._codes[elsewhere, dim], minlength=card) > 0
+            absent.append(there & ~here)
         groupings = []
         if hub is not None:
             for name, _ in policy.groupings:
@@ -420,7 +432,7 @@ class Population:
                 labels = [mapping.get(v, UNKNOWN) for v in self._values[hub]]
                 groups = sorted(set(labels))
                 groupings.append((name, tuple(groups), tuple(groups.index(g) for g in labels)))
-        return _Slice(hub_table, tuple(tables), spokes, tuple(groupings))
+        return _Slice(hub_table, tuple(tables), spokes, tuple(groupings), absent[0], tuple(absent[1:]))
 
     def decision(self, policy: Policy, wave: str | None = None) -> _Decision:
         """The release decided for one wave (memoised): see the module docstring."""
@@ -486,6 +498,8 @@ class _Slice:
     tables: tuple[_Ints, ...]
     spokes: tuple[int, ...]
     groupings: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
+    absent_hubs: npt.NDArray[np.bool_]
+    absent_values: tuple[npt.NDArray[np.bool_], ...]
     _offsets: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -503,6 +517,15 @@ class _Slice:
     def options(self) -> int:
         return int(self.hub_table.shape[1])
 
+    def empty(self) -> npt.NDArray[np.bool_]:
+        """Unknowns known to be zero (values present only in other waves)."""
+        parts = [np.repeat(self.absent_hubs, self.options)]
+        for table, absent in zip(self.tables, self.absent_values, strict=True):
+            hubs, card, options = table.shape
+            parts.append(np.broadcast_to(self.absent_hubs[:, None, None] | absent[None, :, None],
+                                         (hubs, card, options)).reshape(-1))
+        return np.concatenate(parts)
+
     def truth(self) -> npt.NDArray[np.float64]:
         """The real people per unknown."""
         if not hasattr(self, "_truth"):
@@ -519,8 +542,9 @@ class _Slice:
         card = self.tables[group.spoke].shape[1]
         values = np.flatnonzero(group.values)
         cells = hubs[:, None] * card + values[None, :]
-        return (self._offsets[group.spoke] + cells.reshape(-1)[:, None] * self.options
-                + chosen[None, :]).reshape(-1)
+        found: _Ints = (self._offsets[group.spoke] + cells.reshape(-1)[:, None] * self.options
+                        + chosen[None, :]).reshape(-1)
+        return found
 
     def links(self, options: int) -> sparse.csr_matrix:
         """Each clique adds up to the hub cells: ``sum_v z_j[u, v, a] - s[u, a] = 0``, over
@@ -747,16 +771,21 @@ class _Audit:
             self.constraints.append(LinearConstraint(self.links, 0, 0))
         total = float(truth.sum())
         self.cap = max([*self.high.tolist(), total]) if rows else 2 * total + k
+        empty = cut.empty()
+        if not answers:
+            empty = np.asarray(empty.reshape(-1, cut.options).all(axis=1), dtype=np.bool_)
+        self.upper = np.where(empty, 0.0, self.cap)
 
     def vector(self, group: _Group, answers: Sequence[int] | None = None) -> npt.NDArray[np.float64]:
         vector = np.zeros(self.cut.size)
         vector[self.cut.columns(group, answers)] = 1
         if not self.answers:
-            return vector.reshape(-1, self.cut.options).max(axis=1)
+            folded: npt.NDArray[np.float64] = vector.reshape(-1, self.cut.options).max(axis=1)
+            return folded
         return vector
 
     def solve(self, objective: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
-        result = milp(objective, integrality=np.ones(self.width), bounds=Bounds(0, self.cap),
+        result = milp(objective, integrality=np.ones(self.width), bounds=Bounds(0, self.upper),
                       constraints=self.constraints, options={"time_limit": _SOLVER_SECONDS})
         return None if result.x is None else np.round(result.x)
 
@@ -812,7 +841,7 @@ class _Audit:
         if links.shape[0]:
             constraints.append(LinearConstraint(links, 0, 0))
         objective = np.concatenate([np.zeros(self.width), weights, weights])
-        upper = np.concatenate([np.full(self.width, self.cap), np.full(2 * rows, np.inf)])
+        upper = np.concatenate([self.upper, np.full(2 * rows, np.inf)])
         result = milp(objective, bounds=Bounds(0, upper), constraints=constraints,
                       options={"time_limit": _SOLVER_SECONDS})
         if result.x is None:  # pragma: no cover - hiding everything is always feasible
@@ -1003,7 +1032,7 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
         decision = population.decision(policy, wave)
         cut = decision.slice
         hub: tuple[bool, ...] = (True,) * cut.hubs
-        spoke, values = -1, ()
+        spoke, values = -1, tuple[bool, ...]()
         for name, value in conditions.items():
             if name == wave_dim:
                 continue
@@ -1055,12 +1084,11 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
 def _pooled(group: dict[str, str], cells: list[Cell], options: list[str], favourable: list[int]) -> Cell:
     """A group pooled over waves: the sum of its per-wave figures (so no new fact)."""
     if any(c.n is None and c.low is None for c in cells):
-        reason = next((c.reason for c in cells if c.reason), "complementary")
-        return Cell(group, None, True, reason, None, None)
+        return Cell(group, None, True, "complementary", None, None)
     lows = [c.n if c.n is not None else c.low for c in cells]
     highs = [c.n if c.n is not None else c.high for c in cells]
     low, high = sum(v or 0 for v in lows), sum(v or 0 for v in highs)
-    reason = next((c.reason for c in cells if c.reason), None)
+    reason: Reason | None = next((c.reason for c in cells if c.reason), None)
     if low != high:
         return Cell(group, None, True, reason or "complementary", None, None, low, high)
     if any(c.counts is None and c.n for c in cells):

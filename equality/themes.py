@@ -171,9 +171,9 @@ def _value(raw: str | None) -> str:
 
 
 def concern_policy(settings: Settings) -> Policy:
-    """k from the settings; the quarter has the wave slot; two breakdowns (month and one
-    group) besides it, so every month-by-group table's lines are checked."""
-    return Policy(k=settings.min_cell_size, max_breakdown_dims=2, wave_dim=QUARTER)
+    """k from the settings; each quarter is decided on its own; the month is the hub, so a
+    table may cross the month with one group (site, professional group or ethnic group)."""
+    return Policy(k=settings.min_cell_size, hub=MONTH, wave_dim=QUARTER)
 
 
 # --- what a summary holds ---------------------------------------------------------------------
@@ -240,7 +240,6 @@ class ThemeSummary:
     tones: tuple[tuple[str, str], ...]
     sections: tuple[ThemeSection, ...]
     phrases: tuple[str, ...]
-    round_to: int | None = None
 
 
 def _themes(engine: ThemeEngine) -> tuple[Theme, ...]:
@@ -277,7 +276,8 @@ def _cells(population: Population, *, where: Mapping[str, str], by: str | None,
 
 
 def _fields(cell: Cell) -> tuple[object, ...]:
-    return cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct
+    return (cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct, cell.low,
+            cell.high)
 
 
 def _quote_text(text: str) -> str:
@@ -482,7 +482,7 @@ def concern_summary(db: Session, *, settings: Settings, facts: Sequence[analytic
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold, grain=grain,
         period=chosen, period_text=f"quarter {chosen}", breakdown=by,
         breakdown_label=CONCERN_DIMENSION_LABELS[by] if by else None, columns=columns,
-        tones=tones, sections=tuple(sections), phrases=phrases, round_to=policy.round_to)
+        tones=tones, sections=tuple(sections), phrases=phrases)
 
 
 def _eligible(members: Sequence[tuple[str, tuple[str, ...]]], threshold: int) -> set[str]:
@@ -637,7 +637,7 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold,
         grain=results.WAVE, period=chosen, period_text=f"wave {chosen}", breakdown=by,
         breakdown_label=results.DIMENSION_LABELS.get(by, by) if by else None, columns=columns,
-        tones=tones, sections=tuple(sections), phrases=phrases, round_to=policy.round_to)
+        tones=tones, sections=tuple(sections), phrases=phrases)
 
 
 def _survey_quotes(theme: str, comments: Sequence[Comment], engine: ThemeEngine,

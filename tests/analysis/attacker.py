@@ -229,7 +229,7 @@ class Attacker:
         found = []
         for target in targets:
             everyone = self.world.row(target)
-            n = int(round(everyone @ truth))
+            n = round(everyone @ truth)
             if n <= 0:
                 continue
             per_answer = [self.world.row(target, [a]) @ truth for a in self.world.answers]
@@ -311,7 +311,7 @@ def population(seed: int, size: int = 300, k: int = 11) -> list[Record]:
         records.append((person(), answer()))
     # Planted: give a rare value exactly s people by re-labelling.
     plants = [("band", "8a"), ("staff_group", "estates"), ("ethnicity", "black"), ("staff_group", "admin")]
-    for s, (dim, value) in zip(rng.permutation(list(range(1, 11)) + [k])[:4], plants, strict=True):
+    for s, (dim, value) in zip(rng.permutation([*list(range(1, 11)), k])[:4], plants, strict=True):
         others = [r for r in records if r[0][dim] == value]
         for values, _ in others:
             values[dim] = CATEGORIES[dim][0]
