@@ -9,7 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
 
-ROLES = (("guardian", "Freedom to Speak Up guardian"), ("edi", "Equality, diversity and inclusion lead"))
+# "board": a board member (executive or non-executive director) who reads the workforce
+# equality figures and the board pack: aggregates only, no uploads, no cases, no surveys.
+ROLES = (("guardian", "Freedom to Speak Up guardian"), ("edi", "Equality, diversity and inclusion lead"),
+         ("board", "Board member"))
 
 
 class StaffUser(Base):

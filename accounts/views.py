@@ -67,6 +67,9 @@ def _layout() -> dict[str, object]:
                  (url_for("accounts.account"), "Account")]
     elif identity is not None and identity.user.role == "edi":
         links = [(url_for("edi.index"), "Surveys"), (url_for("edi_themes.summary"), "Themes"),
+                 (url_for("workforce.index"), "Workforce"), (url_for("accounts.account"), "Account")]
+    elif identity is not None and identity.user.role == "board":
+        links = [(url_for("workforce.index"), "Workforce equality"),
                  (url_for("accounts.account"), "Account")]
     return {"service_name": "Speak Up: staff", "service_home_url": url_for("accounts.home"),
             "header_links": links, "identity": identity, "logout_form": LogoutForm(),
@@ -78,7 +81,8 @@ def home() -> Any:
     identity = g.get("identity")
     if identity is None:
         return redirect(url_for("accounts.login"))
-    return redirect(url_for("edi.index" if identity.user.role == "edi" else "guardian.inbox"))
+    home_of = {"edi": "edi.index", "board": "workforce.index"}
+    return redirect(url_for(home_of.get(identity.user.role, "guardian.inbox")))
 
 
 @bp.route("/login", methods=["GET", "POST"])

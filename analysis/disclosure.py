@@ -141,29 +141,32 @@ class Policy:
 
     ``k``: minimum number of respondents in any group shown exactly (NHS Staff Survey: 11).
     ``hub``: the one dimension a two-way table must include (None: one-way tables only).
-    ``groupings``: dimensions defined as groupings of the hub's values, as pairs ``(name,
-    ((hub value, group), ...))`` (e.g. White / Global majority as a grouping of ethnicity); a
-    hub value not listed is in the group ``"unknown"``.
+    ``groupings``: dimensions defined as groupings of another's values, as ``(name, source,
+    ((value, group), ...))`` (e.g. White / Global majority as a grouping of ethnicity); a value
+    not listed is in the group ``"unknown"``. A grouping of the hub counts as the hub.
     ``wave_dim``: the dimension every query fixes or breaks down by; each of its values is
     decided on its own. None, or a name the population lacks, means one wave.
+    ``public``: dimensions whose one-way counts everyone knows anyway (pay quartiles are a
+    quarter of the paid staff each): shown exactly, and the audit takes them as known.
     """
 
     k: int = 11
     hub: str | None = None
-    groupings: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    groupings: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
     wave_dim: str | None = "wave"
+    public: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 2:
             raise DisclosureError(f"k must be an integer of at least 2, not {self.k!r}")
-        if self.groupings and self.hub is None:
-            raise DisclosureError("groupings need a hub")
+        if self.wave_dim is not None and any(source == self.wave_dim for _, source, _ in self.groupings):
+            raise DisclosureError("the wave cannot be grouped")
 
-    def grouping(self, dimension: str) -> dict[str, str] | None:
-        """The hub value -> group mapping of a grouping dimension, or None."""
-        for name, pairs in self.groupings:
+    def grouping(self, dimension: str) -> tuple[str, dict[str, str]] | None:
+        """The source dimension and value -> group mapping of a grouping dimension, or None."""
+        for name, source, pairs in self.groupings:
             if name == dimension:
-                return dict(pairs)
+                return source, dict(pairs)
         return None
 
 
@@ -426,12 +429,15 @@ class Population:
             there = np.bincount(self._codes[elsewhere, dim], minlength=card) > 0
             absent.append(there & ~here)
         groupings = []
-        if hub is not None:
-            for name, _ in policy.groupings:
-                mapping = policy.grouping(name) or {}
-                labels = [mapping.get(v, UNKNOWN) for v in self._values[hub]]
-                groups = sorted(set(labels))
-                groupings.append((name, tuple(groups), tuple(groups.index(g) for g in labels)))
+        for _, source, pairs in policy.groupings:
+            if source not in self._dimensions:
+                raise DisclosureError(f"unknown dimension {source!r} to group")
+            mapping = dict(pairs)
+            d = self._dimensions.index(source)
+            labels = [mapping.get(v, UNKNOWN) for v in self._values[d]]
+            groups = sorted(set(labels))
+            of = tuple(groups.index(g) for g in labels)
+            groupings.append((-1 if d == hub else spokes.index(d), tuple(groups), of))
         return _Slice(hub_table, tuple(tables), spokes, tuple(groupings), absent[0], tuple(absent[1:]))
 
     def decision(self, policy: Policy, wave: str | None = None) -> _Decision:
@@ -440,7 +446,10 @@ class Population:
         key = (policy, code)
         found = self._decided.get(key)
         if found is None:
-            found = self._decided[key] = _decide(self._slice(policy, code), policy.k)
+            cut = self._slice(policy, code)
+            public = [-1 if policy.hub == name else cut.spokes.index(self._dimension_index(name))
+                      for name in policy.public if name in self._dimensions]
+            found = self._decided[key] = _decide(cut, policy.k, public)
         return found
 
     def adopt(self, policy: Policy, wave: str | None, state: Mapping[str, object]) -> None:
@@ -492,12 +501,13 @@ class _Group:
 @dataclass
 class _Slice:
     """One wave's clique tables: ``hub_table[u, a]`` and, per other dimension j,
-    ``tables[j][u, v, a]``; ``groupings``: (name, groups, group of each hub value)."""
+    ``tables[j][u, v, a]``; ``groupings``: (-1 for the hub or the other dimension's position,
+    groups, group of each value)."""
 
     hub_table: _Ints
     tables: tuple[_Ints, ...]
     spokes: tuple[int, ...]
-    groupings: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
+    groupings: tuple[tuple[int, tuple[str, ...], tuple[int, ...]], ...]
     absent_hubs: npt.NDArray[np.bool_]
     absent_values: tuple[npt.NDArray[np.bool_], ...]
     _offsets: list[int] = field(default_factory=list)
@@ -572,8 +582,20 @@ class _Slice:
         found = [everyone]
         if self.hubs > 1:
             found += [tuple(i == u for i in range(self.hubs)) for u in range(self.hubs)]
-        for _, groups, of in self.groupings:
-            found += [tuple(of[u] == g for u in range(self.hubs)) for g in range(len(groups))]
+        for j, groups, of in self.groupings:
+            if j < 0:
+                found += [tuple(of[u] == g for u in range(self.hubs)) for g in range(len(groups))]
+        return list(dict.fromkeys(found))
+
+    def value_selections(self) -> list[tuple[int, tuple[bool, ...]]]:
+        """Each value of each other dimension, and each group of each grouping of one."""
+        found = []
+        for j, table in enumerate(self.tables):
+            card = table.shape[1]
+            found += [(j, tuple(i == v for i in range(card))) for v in range(card)]
+        for j, groups, of in self.groupings:
+            if j >= 0:
+                found += [(j, tuple(o == g for o in of)) for g in range(len(groups))]
         return list(dict.fromkeys(found))
 
     def space(self) -> list[_Group]:
@@ -581,9 +603,7 @@ class _Slice:
         found = []
         for hub in self.hub_selections():
             found.append(_Group(hub))
-            for j, table in enumerate(self.tables):
-                card = table.shape[1]
-                found += [_Group(hub, j, tuple(i == v for i in range(card))) for v in range(card)]
+            found += [_Group(hub, j, values) for j, values in self.value_selections()]
         return found
 
     def lines(self) -> list[tuple[_Group, list[_Group]]]:
@@ -593,7 +613,9 @@ class _Slice:
         partitions = []
         if self.hubs > 1:
             partitions.append([tuple(i == u for i in range(self.hubs)) for u in range(self.hubs)])
-        for _, groups, of in self.groupings:
+        for j, groups, of in self.groupings:
+            if j >= 0:
+                continue
             partitions.append([tuple(of[u] == g for u in range(self.hubs)) for g in range(len(groups))])
             for g in range(len(groups)):
                 members = [u for u in range(self.hubs) if of[u] == g]
@@ -607,15 +629,23 @@ class _Slice:
                 card = table.shape[1]
                 found.append((_Group(hub), [_Group(hub, j, tuple(i == v for i in range(card)))
                                             for v in range(card)]))
+            for j, groups, of in self.groupings:
+                if j < 0:
+                    continue
+                masks = [tuple(o == g for o in of) for g in range(len(groups))]
+                found.append((_Group(hub), [_Group(hub, j, m) for m in masks]))
+                for mask in masks:
+                    if sum(mask) > 1:
+                        found.append((_Group(hub, j, mask), [
+                            _Group(hub, j, tuple(i == v for i in range(len(of))))
+                            for v in range(len(of)) if mask[v]]))
         return found
 
     def _hub_lines(self, margin: tuple[bool, ...], parts: list[tuple[bool, ...]],
                    ) -> list[tuple[_Group, list[_Group]]]:
         found = [(_Group(margin), [_Group(p) for p in parts])]
-        for j, table in enumerate(self.tables):
-            for v in range(table.shape[1]):
-                value = tuple(i == v for i in range(table.shape[1]))
-                found.append((_Group(margin, j, value), [_Group(p, j, value) for p in parts]))
+        for j, value in self.value_selections():
+            found.append((_Group(margin, j, value), [_Group(p, j, value) for p in parts]))
         return found
 
 
@@ -624,7 +654,9 @@ def _minus(margin: _Group, cell: _Group) -> _Group:
     if margin.hub != cell.hub:
         return _Group(tuple(m and not c for m, c in zip(margin.hub, cell.hub, strict=True)),
                       cell.spoke, cell.values)
-    return _Group(margin.hub, cell.spoke, tuple(not c for c in cell.values))
+    within = margin.values if margin.spoke >= 0 else (True,) * len(cell.values)
+    return _Group(margin.hub, cell.spoke,
+                  tuple(m and not c for m, c in zip(within, cell.values, strict=True)))
 
 
 # --- decisions ---------------------------------------------------------------------------------
@@ -639,6 +671,7 @@ class _Decision:
     answers: dict[_Group, bool]
     reason: dict[_Group, Reason]
     n: dict[_Group, int]
+    public: frozenset[int] = frozenset()
 
     def interval(self, group: _Group, k: int) -> tuple[int, int] | None:
         """What is released about the group's count: (low, high), or None."""
@@ -679,7 +712,7 @@ class _Decision:
         return decision
 
 
-def _initial(cut: _Slice, k: int) -> _Decision:
+def _initial(cut: _Slice, k: int, public: Collection[int] = ()) -> _Decision:
     truth = cut.truth()
     level: dict[_Group, int] = {}
     answers: dict[_Group, bool] = {}
@@ -689,8 +722,8 @@ def _initial(cut: _Slice, k: int) -> _Decision:
         per_answer = [int(truth[cut.columns(group, [a])].sum()) for a in range(cut.options)]
         n = sum(per_answer)
         sizes[group] = n
-        level[group] = _EXACT if n >= k else _SMALL
-        alike = n > 0 and max(per_answer) == n
+        level[group] = _EXACT if n >= k or _is_public(group, public) else _SMALL
+        alike = n > 0 and max(per_answer) == n and cut.options > 1
         answers[group] = n >= k and not alike
         if n < k:
             reason[group] = "below k"
@@ -877,20 +910,25 @@ def _breaches(decision: _Decision, k: int, *, answers: bool) -> list[_Target]:
 
 def _weights(audit: _Audit, decision: _Decision, k: int) -> npt.NDArray[np.float64]:
     """The cost of moving each figure by one: small for large groups (a range on 300 loses
-    less than one on 12), larger for "fewer than k" (hiding it says less still), largest for the
-    wave's total and for answers (hiding a group's answers loses a whole chart bar)."""
+    less than one on 12), four times as much for a one-way figure as for a two-way one (margins are
+    what boards read), more for "fewer than k" (hiding it says less still), most for the wave's
+    total; answers cost about as much as a count (hiding them loses a whole chart bar)."""
     everyone = (True,) * decision.slice.hubs
     out = []
     for group, answer in audit.about:
         n = decision.n[group]
-        if answer >= 0:
-            out.append(2.0 / (n + 1) + 0.01)
+        one_way = group.hub == everyone or group.spoke < 0
+        scale = 4.0 if one_way else 1.0
+        if answer < 0 and group != _Group(everyone) and _is_public(group, decision.public):
+            out.append(1e6)
+        elif answer >= 0:
+            out.append(2.0 * scale / (n + 1) + 0.01)
         elif group == _Group(everyone):
             out.append(10.0)
         elif decision.level[group] == _SMALL:
             out.append(1.0)
         else:
-            out.append(1.0 / (n + 1))
+            out.append(scale / (n + 1))
     return np.array(out)
 
 
@@ -928,6 +966,8 @@ def _widen(decision: _Decision, group: _Group, values: list[int], k: int) -> Non
     """Coarsen a group's count until its released range also holds every one of ``values``
     (none: one step), or hide it; a hidden group's reason never says it is small (that would be
     the "fewer than k" fact again)."""
+    if group != _Group((True,) * decision.slice.hubs) and _is_public(group, decision.public):
+        return  # known to everyone: coarsening it would protect nothing
     n = decision.n[group]
     level = decision.level[group]
     if level in (_SMALL, _HIDDEN):
@@ -951,34 +991,52 @@ def _nearest(decision: _Decision, target: _Target) -> _Group:
         return min(near, key=lambda g: decision.n[g])
     if target.group in decision.level:
         return target.group
-    small = [g for i in target.lines for g in (lines[i][0], *lines[i][1])
-             if decision.level.get(g) == _SMALL]
-    return min(small, key=lambda g: decision.n[g])
+    rest = [g for i in target.lines for g in (lines[i][0], *lines[i][1])
+            if decision.level.get(g, _HIDDEN) != _HIDDEN or decision.answers.get(g)]
+    if not rest:  # pragma: no cover - with every figure of its lines hidden the audit clears it
+        raise DisclosureError("no figure left to protect a group with")
+    return min(rest, key=lambda g: decision.n[g])
 
 
-def _decide(cut: _Slice, k: int) -> _Decision:
-    decision = _initial(cut, k)
+def _is_public(group: _Group, public: Collection[int]) -> bool:
+    """A one-way group on a public dimension (-1: the hub) or everyone (the wave's size)."""
+    everyone = all(group.hub)
+    if group.spoke < 0:
+        return everyone or (-1 in public and sum(group.hub) == 1)
+    return everyone and group.spoke in public and sum(group.values) == 1
+
+
+def _decide(cut: _Slice, k: int, public: Collection[int] = ()) -> _Decision:
+    decision = _initial(cut, k, public)
+    decision.public = frozenset(public)
     _protect(decision, k, answers=False)
-    _protect(decision, k, answers=True)
+    if cut.options > 1:  # with one possible answer everyone answers alike, and says nothing
+        _protect(decision, k, answers=True)
     return decision
 
 
 # --- release -----------------------------------------------------------------------------------
 
 
-def _hub_mask(population: Population, policy: Policy, cut_hubs: int, dim: str, value: str,
-              ) -> tuple[bool, ...] | None:
-    if dim == policy.hub:
+def _source(policy: Policy, dim: str) -> str:
+    """The population dimension a condition on ``dim`` is about (itself, or what it groups)."""
+    grouping = policy.grouping(dim)
+    return dim if grouping is None else grouping[0]
+
+
+def _mask(population: Population, policy: Policy, dim: str, value: str) -> tuple[bool, ...] | None:
+    """The values of ``dim``'s source dimension that the condition ``dim = value`` selects."""
+    grouping = policy.grouping(dim)
+    if grouping is None:
         values = population.values(dim)
         return tuple(v == value for v in values) if value in values else None
-    mapping = policy.grouping(dim)
-    if mapping is None or policy.hub not in population.dimensions:
-        raise DisclosureError(f"unknown dimension {dim!r}")
-    return tuple(mapping.get(v, UNKNOWN) == value for v in population.values(policy.hub))
+    source, mapping = grouping
+    mask = tuple(mapping.get(v, UNKNOWN) == value for v in population.values(source))
+    return mask if any(mask) else None
 
 
 def _is_hub_like(policy: Policy, dim: str) -> bool:
-    return dim == policy.hub or policy.grouping(dim) is not None
+    return policy.hub is not None and _source(policy, dim) == policy.hub
 
 
 def release(population: Population, *, by: Sequence[str], where: Mapping[str, str], policy: Policy,
@@ -1020,10 +1078,11 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
     k = policy.k
 
     def values_of(name: str) -> tuple[str, ...]:
-        if name in population.dimensions:
+        grouping = policy.grouping(name)
+        if grouping is None:
             return population.values(name)
-        mapping = policy.grouping(name) or {}
-        return tuple(sorted({mapping.get(v, UNKNOWN) for v in population.values(policy.hub or "")}))
+        source, mapping = grouping
+        return tuple(sorted({mapping.get(v, UNKNOWN) for v in population.values(source)}))
 
     def wave_cell(group: dict[str, str], wave: str | None) -> Cell:
         conditions = {**fixed, **group}
@@ -1036,17 +1095,14 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
         for name, value in conditions.items():
             if name == wave_dim:
                 continue
+            mask = _mask(population, policy, name, value)
+            if mask is None:
+                return Cell(group, None, True, "below k", None, None, 0, k - 1)
             if _is_hub_like(policy, name):
-                mask = _hub_mask(population, policy, cut.hubs, name, value)
-                if mask is None:
-                    return Cell(group, None, True, "below k", None, None, 0, k - 1)
                 hub = tuple(a and b for a, b in zip(hub, mask, strict=True))
             else:
-                known = population.values(name)
-                if value not in known:
-                    return Cell(group, None, True, "below k", None, None, 0, k - 1)
-                spoke = cut.spokes.index(population._dimension_index(name))
-                values = tuple(v == value for v in known)
+                spoke = cut.spokes.index(population._dimension_index(_source(policy, name)))
+                values = mask
         key = _Group(hub, spoke, values)
         interval = decision.interval(key, k)
         reason = decision.reason.get(key)

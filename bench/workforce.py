@@ -10,8 +10,12 @@ end, so it can share a server with test runs):
    through `equality.services.import_file` (validation, keyed digests, bulk insert, commit),
    and re-imports the recruitment file once (replacing it in the draft);
 4. computes every figure: loading the period from the database, `build_report`, and the JSON
-   payload with its placeholder suppression, best of 3; and the same through
-   ``speakup workforce indicators`` in-process (the CLI runner).
+   payload with every breakdown through `analysis.disclosure`, best of 3; and the same through
+   ``speakup workforce indicators`` in-process (the CLI runner);
+5. publishes the period and renders the workforce dashboard as an EDI lead signed in through the
+   test client: the first render (no figures in memory: the period and the year before are
+   computed) and the warm render (published figures kept in memory), then the board pack.
+   Ratios are printed against step 4's "load + compute + JSON payload" measured in the same run.
 
 Run: ``.venv/bin/python bench/workforce.py [--staff 5000] [--applications 20000] [--seed 2026]
 [--backend sqlite|postgresql|both] [--postgresql-url URL]``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -34,15 +39,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import pyotp  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from accounts import services as accounts  # noqa: E402
 from analysis.workforce import formats, synthetic  # noqa: E402
 from analysis.workforce.report import build_report  # noqa: E402
-from config.settings import load_settings  # noqa: E402
+from config.settings import Settings, load_settings  # noqa: E402
 from core import create_app  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
-from equality import payload, services  # noqa: E402
+from equality import payload, services, workforce_views  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -55,13 +64,35 @@ def timed(label: str, action: Callable[[], T]) -> T:
     return result
 
 
-def best_of(label: str, runs: int, action: Callable[[], object]) -> None:
+def best_of(label: str, runs: int, action: Callable[[], object],
+            baseline: float | None = None) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         action()
         times.append(time.perf_counter() - start)
-    print(f"  {label:<52} {1000 * min(times):9.0f} ms (best of {runs})")
+    ratio = f"  = {min(times) / baseline:5.2f} x baseline" if baseline else ""
+    print(f"  {label:<52} {1000 * min(times):9.0f} ms (best of {runs}){ratio}")
+    return min(times)
+
+
+def sign_in(app: Flask, database: Database, settings: Settings) -> FlaskClient:
+    """An EDI lead's session in the test client (as the page tests sign in)."""
+    password = "a long bench password 123"
+    with database.session() as db:
+        new = accounts.create_staff(db, name="Bench Edi", email="bench.edi@example.nhs.uk",
+                                    password=password, role="edi", settings=settings)
+        secret = new.totp_secret
+    client = app.test_client()
+    page = client.get("/staff/login").data.decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    response = client.post("/staff/login", data={
+        "csrf_token": token.group(1), "email": "bench.edi@example.nhs.uk", "password": password,
+        "code": pyotp.TOTP(secret).now()})
+    if response.status_code != 302:
+        raise RuntimeError("the bench could not sign in")
+    return client
 
 
 def run_backend(url: str, trust: synthetic.SyntheticTrust, files: dict[str, Path],
@@ -103,7 +134,7 @@ def run_backend(url: str, trust: synthetic.SyntheticTrust, files: dict[str, Path
         best_of("load the period from the database", 3, lambda: services.load_period(db, period))
         data = services.load_period(db, period)
     best_of("compute every figure (build_report)", 3, lambda: build_report(data))
-    best_of("load + compute + JSON payload", 3, figures)
+    baseline = best_of("load + compute + JSON payload (baseline)", 3, figures)
     app = create_app(settings, database)
     runner = app.test_cli_runner()
 
@@ -119,6 +150,28 @@ def run_backend(url: str, trust: synthetic.SyntheticTrust, files: dict[str, Path
     wres2 = next(e for e in indicators if e["id"] == "wres2" and e["by"] is None)
     print(f"  (WRES 2 = {wres2['value']:.2f}, 95% CI {wres2['ci'][0]:.2f}-{wres2['ci'][1]:.2f};"
           f" {len(indicators)} indicator entries)")
+
+    with database.session() as db:
+        services.publish(db, snapshot=previous, actor="bench")
+        services.publish(db, snapshot=snapshot, actor="bench")
+    client = sign_in(app, database, settings)
+    url = f"/staff/workforce/{snapshot.isoformat()}/"
+
+    def render(path: str) -> None:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code}")
+
+    def first() -> None:
+        workforce_views._cache.clear()
+        render(url)
+
+    best_of("dashboard, first render (nothing in memory)", 3, first, baseline)
+    render(url)
+    best_of("dashboard, warm render (figures in memory)", 3, lambda: render(url), baseline)
+    best_of("board pack, warm render", 3, lambda: render(url + "board-pack"), baseline)
+    size = len(client.get(url).data)
+    print(f"  (dashboard page: {size / 1024:,.0f} KiB of HTML with inline SVG)")
     database.dispose()
 
 

@@ -103,6 +103,7 @@ def create_staff_app(settings: Settings, database: Database) -> Flask:
     from core.cli import register_commands
     from equality.survey_views import bp as edi_bp
     from equality.theme_views import bp as themes_bp
+    from equality.workforce_views import bp as workforce_bp
     from speakup import services as speakup_services
     from speakup.guardian_views import bp as guardian_bp
 
@@ -112,6 +113,7 @@ def create_staff_app(settings: Settings, database: Database) -> Flask:
     app.register_blueprint(guardian_bp)
     app.register_blueprint(edi_bp)
     app.register_blueprint(themes_bp)
+    app.register_blueprint(workforce_bp)
     register_commands(app)
     return app
 

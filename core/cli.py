@@ -403,7 +403,8 @@ def demo_code() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_group, _staff_group("guardian"), _staff_group("edi"), purge, ngo_return,
+    for command in (db_group, _staff_group("guardian"), _staff_group("edi"), _staff_group("board"),
+                    purge, ngo_return,
                     mix, audit_group, escrow_group, demo_group, survey_group, retrain_themes):
         app.cli.add_command(command)
 

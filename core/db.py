@@ -133,6 +133,7 @@ def import_models() -> None:
     import core.audit
     import core.ratelimit
     import core.unlinkable  # noqa: F401
-    import equality.models  # noqa: F401
+    import equality.models
+    import equality.summary_cache  # noqa: F401
     import speakup.models  # noqa: F401
     import surveys.models  # noqa: F401

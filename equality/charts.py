@@ -19,6 +19,7 @@ import math
 import textwrap
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup
 
@@ -50,6 +51,8 @@ WRAP = 36  # characters per label line: about 300px of Arial at 16px, narrower t
 UNKNOWN_LABEL = "Not known or prefer not to say"
 ETHNIC_GROUPS = {"white": "White", "global-majority": "Global majority"}
 
+
+
 def is_hidden(cell: Cell) -> bool:
     """Whether disclosure control held back the cell's n or its answers."""
     return cell.suppressed or (bool(cell.n) and cell.counts is None)
@@ -70,6 +73,11 @@ def respondents_text(cell: Cell, k: int) -> str:
 
 def percent_text(value: float) -> str:
     return f"{value:.1f}%"
+
+
+def date_text(day: date) -> str:
+    """A date as a report reads it: ``3 December 2026``."""
+    return f"{day.day} {day:%B %Y}"
 
 
 # --- labels -----------------------------------------------------------------------------------

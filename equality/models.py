@@ -127,3 +127,23 @@ class WorkforceTarget(Base):
     band: Mapped[str] = mapped_column(String(24))
     share: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+STAFF_SURVEY_INDICATORS = ("wres5", "wres6", "wres7", "wres8")
+
+
+class WorkforceSurveyFigure(Base):
+    """A WRES indicator 5-8 as the NHS Staff Survey published it for the trust: the percent of
+    ``group`` (``white`` or ``global-majority``) staff, for the period of ``snapshot`` (the
+    survey reported in that year's WRES return). Entered by an EDI lead from the published
+    benchmark report; already national figures, so shown exactly."""
+
+    __tablename__ = "workforce_survey_figures"
+    __table_args__ = (UniqueConstraint("snapshot", "indicator", "group"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot: Mapped[date] = mapped_column(Date)
+    indicator: Mapped[str] = mapped_column(String(8))
+    group: Mapped[str] = mapped_column(String(20))
+    percent: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,10 +1,21 @@
-"""The JSON and CSV shapes of ``speakup workforce indicators`` (the ``indicators`` list is a
-stable contract checked automatically; the other sections are documented in the README).
+"""The JSON and CSV shapes of ``speakup workforce indicators`` and of the workforce pages (the
+``indicators`` list is a stable contract checked automatically; the other sections are
+documented in the README).
 
-Trust-level figures of the mandatory WRES and WDES returns, the board's composition and the
-list of unadvertised appointments (which says nothing about the people appointed) are shown
-exactly. Every breakdown below trust level passes through `equality.suppression` (a
-placeholder until the disclosure-control module is wired in).
+Disclosure control
+------------------
+Trust-level figures of the mandatory WRES and WDES returns, the board's composition (public
+office holders) and the list of unadvertised appointments (which says nothing about the people
+appointed) are shown exactly. Every figure below trust level is put through
+`analysis.disclosure.release`, here and nowhere else in the workforce code, so the module can be
+swapped without touching the pages: `_Disclosed` builds one `Population` per question from the
+period's records (staff by band, cluster and clinical; shortlisted applicants by band;
+advertised-post applicants by band, WRES group, broad and detailed ethnic group, disability and
+sex; appointments by band and WRES group; paid staff by quartile and group) and every breakdown
+of that question is a release of it, so a hidden group cannot be worked out from the other
+cells of its table (complementary suppression) or as the difference of two shown groups of one
+question. Not defended, as the module says: tables of different questions combined (e.g. the
+funnel and the routes of one band), and differences between periods.
 """
 
 from __future__ import annotations
@@ -13,9 +24,10 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from analysis.disclosure import Cell, Policy, Population, release
 from analysis.workforce.indicators import (
     DEFINITIONS,
     BoardDifference,
@@ -23,11 +35,187 @@ from analysis.workforce.indicators import (
     RelativeLikelihood,
     Share,
 )
-from analysis.workforce.paygap import PayGap
+from analysis.workforce.paygap import COMPARISONS, QUARTILES, PayGap, quartile_sizes, rank
+from analysis.workforce.records import Application, StaffRecord
 from analysis.workforce.report import WorkforceReport
-from analysis.workforce.vocabulary import disability_group, wres_group
+from analysis.workforce.vocabulary import (
+    ADVERTISED_ROUTES,
+    DISABLED,
+    ETHNICITIES,
+    GLOBAL_MAJORITY,
+    NOT_STATED,
+    broad_group,
+    disability_group,
+    wdes_cluster,
+    wres_group,
+)
 from equality.models import WorkforcePeriod
-from equality.suppression import below_k
+
+# --- disclosure control of the breakdowns ----------------------------------------------------
+
+Group = dict[str, str]
+
+
+def hidden_reason(cell: Cell) -> str | None:
+    """Why disclosure control hid a released cell's count or its distribution, else None."""
+    if cell.suppressed:
+        return cell.reason or "hidden"
+    if cell.n and cell.counts is None:
+        return cell.reason or "hidden"
+    return None
+
+
+class _Question:
+    """One population (records with their breakdown values and one answer each) and its
+    released cells, each breakdown released once. ``counted``: the answer is a constant (the
+    records are only counted, e.g. staff by band and ethnic group), so only a hidden count
+    hides a figure (the same-answer rule says nothing about a constant)."""
+
+    def __init__(self, records: Iterable[tuple[Group, str]], dimensions: Sequence[str], k: int,
+                 *, counted: bool = False,
+                 groupings: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (),
+                 public: frozenset[str] = frozenset()) -> None:
+        self.population = Population.from_records(records, dimensions)
+        # The first dimension (band, cluster, quartile) is the hub: every two-way table of the
+        # workforce pages crosses it with one other dimension.
+        self.policy = Policy(k=k, hub=dimensions[0] if len(dimensions) > 1 else None,
+                             groupings=groupings, wave_dim=None, public=public)
+        self.counted = counted
+        self._cells: dict[tuple[tuple[str, str], ...], Cell] = {}
+        self._released: set[tuple[str, ...]] = set()
+
+    def cell(self, group: Mapping[str, str]) -> Cell:
+        """The released cell of ``group``; a value nobody has is an empty group (0, shown)."""
+        by = tuple(sorted(group))
+        if by not in self._released:
+            table = release(self.population, by=by, where={}, policy=self.policy,
+                            options=self.population.answers, favourable=())
+            for c in table.cells:
+                self._cells[tuple(sorted(c.group.items()))] = c
+            self._released.add(by)
+        found = self._cells.get(tuple(sorted(group.items())))
+        if found is None:  # a value nobody has: shown like a small group (no zeros released)
+            return Cell(dict(group), None, True, "below k", None, None, 0, self.policy.k - 1)
+        return found
+
+    def reason(self, *groups: Mapping[str, str]) -> str | None:
+        """Why any of ``groups`` is hidden (the first reason found), else None."""
+        for group in groups:
+            cell = self.cell(group)
+            reason = (cell.reason or "hidden") if cell.suppressed else (
+                None if self.counted else hidden_reason(cell))
+            if reason:
+                return reason
+        return None
+
+
+def _outcome(a: Application) -> str:
+    return f"s{a.shortlisted:d}i{a.interviewed:d}a{a.appointed:d}"
+
+
+_FUNNEL_DIMENSIONS: dict[str, Callable[[Application], str]] = {
+    "ethnicity": lambda a: a.ethnicity,
+    "disability": lambda a: disability_group(a.disability),
+    "sex": lambda a: a.sex,
+}
+# The WRES and broad ethnic groups are groupings of the detailed ethnicity, so disclosure
+# control knows they add up (a broad group is the sum of its detailed groups).
+_ETHNIC_CODES = (*ETHNICITIES, NOT_STATED)
+_FUNNEL_GROUPINGS = (
+    ("wres_group", "ethnicity", tuple((c, wres_group(c)) for c in _ETHNIC_CODES)),
+    ("ethnic_group", "ethnicity", tuple((c, broad_group(c)) for c in _ETHNIC_CODES)),
+)
+
+
+class _Disclosed:
+    """Every breakdown of one period's figures, released by `analysis.disclosure`.
+
+    The characteristics a figure compares (ethnic group, disability, sex) are dimensions, not
+    answers, so a small group (three BME staff in a band, three Disabled applicants shortlisted
+    at a band) is a small cell and hides the figures that would show it."""
+
+    def __init__(self, report: WorkforceReport, k: int) -> None:
+        self.k = k
+        staff = report.data.staff
+        applications = report.data.applications
+
+        def clinical(s: StaffRecord) -> str:
+            return "yes" if s.clinical else "no"
+
+        # Staff counted by band (or cluster), clinical or not, and whether in the group a share
+        # counts (BME; Disabled): WRES 1 and WDES 1 show a band's headcount and that group's
+        # count, so those two cells and their difference must be safe. Released two
+        # dimensions at a time (a band's split, or a band's clinical split).
+        def yes_no(flag: bool) -> str:
+            return "yes" if flag else "no"
+
+        self.wres1 = _Question(
+            (({"band": s.band, "clinical": clinical(s),
+               "bme": yes_no(wres_group(s.ethnicity) == GLOBAL_MAJORITY)}, "staff")
+             for s in staff), ("band", "clinical", "bme"), k, counted=True)
+        self.wdes1 = _Question(
+            (({"cluster": wdes_cluster(s.band), "clinical": clinical(s),
+               "disabled": yes_no(disability_group(s.disability) == DISABLED)}, "staff")
+             for s in staff), ("cluster", "clinical", "disabled"), k, counted=True)
+        # Declaration rates by band: a band's headcount and how many stated each.
+        self.declared = {c: _Question(
+            (({"band": s.band, "stated": yes_no(getattr(s, c) != NOT_STATED)}, "staff")
+             for s in staff), ("band", "stated"), k, counted=True)
+            for c in ("ethnicity", "disability")}
+        shortlisted = [a for a in applications if a.shortlisted]
+        appointed = {True: "appointed", False: "not appointed"}
+        self.wres2 = _Question(
+            (({"band": a.band, "group": wres_group(a.ethnicity)}, appointed[a.appointed])
+             for a in shortlisted), ("band", "group"), k)
+        self.wdes2 = _Question(
+            (({"band": a.band, "group": disability_group(a.disability)}, appointed[a.appointed])
+             for a in shortlisted), ("band", "group"), k)
+        advertised = [a for a in applications if a.route in ADVERTISED_ROUTES]
+        self.funnel = _Question(
+            (({"band": a.band, **{d: f(a) for d, f in _FUNNEL_DIMENSIONS.items()}}, _outcome(a))
+             for a in advertised), ("band", *_FUNNEL_DIMENSIONS), k, groupings=_FUNNEL_GROUPINGS)
+        self.routes = _Question(
+            (({"band": a.band, "wres_group": wres_group(a.ethnicity)}, a.route)
+             for a in applications if a.appointed), ("band", "wres_group"), k)
+        self.pay: dict[str, _Question] = {}
+        self.bonus: dict[str, _Question] = {}
+        for characteristic, (group_of, reference, comparison) in COMPARISONS.items():
+            in_groups = [s for s in staff if group_of(s) in (reference, comparison)]
+            paid = [(s.hourly_pay, group_of(s) == comparison) for s in in_groups
+                    if s.hourly_pay is not None]
+            records: list[tuple[Group, str]] = []
+            flags = iter(rank(paid))
+            for name, size in zip(QUARTILES, quartile_sizes(len(paid)), strict=True):
+                for _ in range(size):
+                    group = comparison if next(flags) else reference
+                    records.append(({"quartile": name, "group": group}, "paid"))
+            self.pay[characteristic] = _Question(records, ("quartile", "group"), k, counted=True,
+                                                 public=frozenset({"quartile"}))
+            self.bonus[characteristic] = _Question(
+                (({"group": group_of(s)}, "received" if (s.bonus_pay or 0) > 0 else "none")
+                 for s in in_groups if s.bonus_pay is not None), ("group",), k)
+
+    def share_reason(self, s: Share) -> str | None:
+        """A WRES 1 or WDES 1 share below trust level: the breakdown's cell, and each group's
+        cell within the band or cluster (a share shows every group's count)."""
+        if not s.by:
+            return None
+        by = dict(s.by)
+        question, group = (self.wres1, "bme") if s.id == "wres1" else (self.wdes1, "disabled")
+        groups = [{**by, group: g} for g in ("yes", "no")] if len(by) == 1 else []
+        return question.reason(by, *groups)
+
+    def likelihood_reason(self, r: RelativeLikelihood) -> str | None:
+        """WRES 2 or WDES 2 in a band: both groups' cells, counts and outcomes."""
+        question = self.wres2 if r.id == "wres2" else self.wdes2
+        band = dict(r.by)
+        return question.reason(*({**band, "group": side.group} for side in (r.first, r.second)))
+
+    def band_reason(self, band: str) -> str | None:
+        """A band's headcount and BME count (Model Employer)."""
+        return self.wres1.reason({"band": band}, {"band": band, "bme": "yes"},
+                                 {"band": band, "bme": "no"})
+
 
 TABLES = ("indicators", "representation", "declaration", "model_employer", "funnel", "routes",
           "unadvertised", "pay_gaps")
@@ -63,16 +251,16 @@ def _entry(indicator: str, *, value: float | None, ci: tuple[float, float] | Non
             "suppressed": hidden, "reason": reason, "by": dict(by) if by else None}
 
 
-def _likelihood(r: RelativeLikelihood, k: int) -> Json:
+def _likelihood(r: RelativeLikelihood, d: _Disclosed) -> Json:
     # Trust level (no breakdown) is the national return's figure: shown exactly.
-    reason = below_k(r.first.total, r.second.total, k=k) if r.by else None
+    reason = d.likelihood_reason(r) if r.by else None
     return _entry(r.id, value=r.ratio, ci=r.ci, numerator=_rate(r.first),
                   denominator=_rate(r.second), by=dict(r.by), reason=reason)
 
 
-def _share_entry(s: Share, k: int) -> Json:
+def _share_entry(s: Share, d: _Disclosed) -> Json:
     return _entry(s.id, value=s.share, ci=s.ci, numerator=s.count, denominator=s.total,
-                  by=dict(s.by), reason=below_k(s.total, k=k))
+                  by=dict(s.by), reason=d.share_reason(s))
 
 
 def _board_entry(d: BoardDifference) -> Json:
@@ -85,18 +273,19 @@ def _board_entry(d: BoardDifference) -> Json:
                                "total": d.workforce.total}, by=by, reason=None)
 
 
-def indicators(report: WorkforceReport, k: int) -> list[Json]:
+def indicators(report: WorkforceReport, k: int, disclosed: _Disclosed | None = None) -> list[Json]:
     """WRES 1 (per band), 2, 3, 4 and 9, WDES 1 (per cluster), 2, 3 and 10, in that order;
     WRES 2 and WDES 2 at trust level (``by`` null) and per band."""
+    d = disclosed or _Disclosed(report, k)
     entries: list[Json] = []
-    entries += [_share_entry(s, k) for s in report.wres1 if len(s.by) == 1]
-    entries += [_likelihood(r, k) for r in report.wres2]
-    entries += [_likelihood(report.wres3, k), _likelihood(report.wres4, k)]
-    entries += [_board_entry(d) for d in report.wres9]
-    entries += [_share_entry(s, k) for s in report.wdes1 if len(s.by) == 1]
-    entries += [_likelihood(r, k) for r in report.wdes2]
-    entries += [_likelihood(report.wdes3, k)]
-    entries += [_board_entry(d) for d in report.wdes10]
+    entries += [_share_entry(s, d) for s in report.wres1 if len(s.by) == 1]
+    entries += [_likelihood(r, d) for r in report.wres2]
+    entries += [_likelihood(report.wres3, d), _likelihood(report.wres4, d)]
+    entries += [_board_entry(b) for b in report.wres9]
+    entries += [_share_entry(s, d) for s in report.wdes1 if len(s.by) == 1]
+    entries += [_likelihood(r, d) for r in report.wdes2]
+    entries += [_likelihood(report.wdes3, d)]
+    entries += [_board_entry(b) for b in report.wdes10]
     return entries
 
 
@@ -118,10 +307,10 @@ def _definitions(report: WorkforceReport) -> Json:
     return result
 
 
-def _representation(report: WorkforceReport, k: int) -> list[Json]:
+def _representation(report: WorkforceReport, d: _Disclosed) -> list[Json]:
     rows = []
     for s in (*report.wres1, *report.wdes1):
-        reason = below_k(s.total, k=k) if s.by else None
+        reason = d.share_reason(s)
         rows.append({"indicator": s.id, "by": dict(s.by) or None, "group": s.group,
                      "count": None if reason else s.count, "total": None if reason else s.total,
                      "share": None if reason else _num(s.share),
@@ -131,10 +320,14 @@ def _representation(report: WorkforceReport, k: int) -> list[Json]:
     return rows
 
 
-def _declaration(report: WorkforceReport, k: int) -> list[Json]:
+def _declaration(report: WorkforceReport, disclosed: _Disclosed) -> list[Json]:
     rows = []
     for d in report.declarations:
-        reason = below_k(d.total, k=k) if d.by else None
+        reason = None
+        if d.by:
+            band = dict(d.by)["band"]
+            reason = disclosed.declared[d.characteristic].reason(
+                {"band": band}, {"band": band, "stated": "yes"}, {"band": band, "stated": "no"})
         rows.append({"characteristic": d.characteristic, "population": d.population,
                      "by": dict(d.by) or None, "stated": None if reason else d.stated,
                      "total": None if reason else d.total,
@@ -143,10 +336,10 @@ def _declaration(report: WorkforceReport, k: int) -> list[Json]:
     return rows
 
 
-def _model_employer(report: WorkforceReport, k: int) -> list[Json]:
+def _model_employer(report: WorkforceReport, d: _Disclosed) -> list[Json]:
     rows = []
     for t in report.model_employer:
-        reason = below_k(t.headcount, k=k)
+        reason = d.band_reason(t.band)
         shown = reason is None
         rows.append({"band": t.band, "year": t.year, "target": t.target,
                      "headcount": t.headcount if shown else None,
@@ -157,10 +350,13 @@ def _model_employer(report: WorkforceReport, k: int) -> list[Json]:
     return rows
 
 
-def _funnel(report: WorkforceReport, k: int) -> list[Json]:
+def _funnel(report: WorkforceReport, d: _Disclosed) -> list[Json]:
     rows = []
     for f in report.funnel:
-        reason = below_k(f.applied, k=k) if (f.band is not None or f.group != "all") else None
+        group: dict[str, str] = {} if f.group == "all" else {f.dimension: f.group}
+        if f.band is not None:
+            group["band"] = f.band
+        reason = d.funnel.reason(group) if group else None
         shown = reason is None
         rows.append({"dimension": f.dimension, "group": f.group, "band": f.band,
                      "applied": f.applied if shown else None,
@@ -173,11 +369,12 @@ def _funnel(report: WorkforceReport, k: int) -> list[Json]:
     return rows
 
 
-def _routes(report: WorkforceReport, k: int) -> list[Json]:
+def _routes(report: WorkforceReport, d: _Disclosed) -> list[Json]:
     rows = []
     for r in report.routes:
-        breakdown = r.band is not None or r.group is not None
-        reason = below_k(r.total, k=k) if breakdown else None
+        group = {**({"band": r.band} if r.band else {}),
+                 **({"wres_group": r.group} if r.group else {})}
+        reason = d.routes.reason(group) if group else None
         shown = reason is None
         rows.append({"band": r.band, "ethnic_group": r.group, "route": r.route,
                      "advertised": r.advertised,
@@ -188,15 +385,18 @@ def _routes(report: WorkforceReport, k: int) -> list[Json]:
     return rows
 
 
-def _pay_gap(g: PayGap, k: int) -> Json:
+def _pay_gap(g: PayGap, d: _Disclosed) -> Json:
     hourly = g.hourly
-    reason = below_k(hourly.reference_n, hourly.comparison_n, k=k) or (
-        "no pay" if not (hourly.reference_n and hourly.comparison_n) else None)
+    pay = d.pay[g.characteristic]
+    reason = (pay.reason({"group": g.reference}) or pay.reason({"group": g.comparison}) or (
+        "no pay" if not (hourly.reference_n and hourly.comparison_n) else None))
     shown = reason is None
     bonus: Json | None = None
     if g.bonus is not None and shown:
         paid = g.bonus.paid
-        bonus_reason = below_k(paid.reference_n, paid.comparison_n, k=k)
+        received = d.bonus[g.characteristic]
+        bonus_reason = received.reason({"group": g.reference}) or received.reason(
+            {"group": g.comparison})
         bonus = {
             "eligible": {g.reference: g.bonus.reference_eligible,
                          g.comparison: g.bonus.comparison_eligible},
@@ -213,7 +413,9 @@ def _pay_gap(g: PayGap, k: int) -> Json:
     if shown:
         quartiles = []
         for q in g.quartiles:
-            q_reason = below_k(q.total, k=k)
+            q_reason = (pay.reason({"quartile": q.name})
+                        or pay.reason({"quartile": q.name, "group": g.reference})
+                        or pay.reason({"quartile": q.name, "group": g.comparison}))
             quartiles.append({
                 "quartile": q.name,
                 "counts": {g.reference: q.reference, g.comparison: q.comparison}
@@ -256,21 +458,22 @@ def _board(report: WorkforceReport) -> Json:
 def workforce_payload(period: WorkforcePeriod, report: WorkforceReport, *, k: int,
                       organisation: str) -> Json:
     """Everything ``speakup workforce indicators`` prints as JSON."""
+    d = _Disclosed(report, k)
     return {
         "period": period.snapshot.isoformat(), "version": period.version,
         "status": period.status, "note": period.note, "organisation": organisation, "k": k,
-        "indicators": indicators(report, k),
+        "indicators": indicators(report, k, d),
         "definitions": _definitions(report),
-        "representation": _representation(report, k),
-        "declaration": _declaration(report, k),
+        "representation": _representation(report, d),
+        "declaration": _declaration(report, d),
         "board": _board(report),
-        "model_employer": _model_employer(report, k),
-        "funnel": _funnel(report, k),
-        "routes": _routes(report, k),
+        "model_employer": _model_employer(report, d),
+        "funnel": _funnel(report, d),
+        "routes": _routes(report, d),
         "unadvertised": [{"vacancy_id": u.vacancy_id, "band": u.band,
                           "directorate": u.directorate or None, "route": u.route,
                           "quarter": u.quarter} for u in report.unadvertised],
-        "pay_gaps": [_pay_gap(g, k) for g in report.pay_gaps],
+        "pay_gaps": [_pay_gap(g, d) for g in report.pay_gaps],
     }
 
 

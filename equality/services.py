@@ -14,7 +14,7 @@ under keys derived from the staff secret; they are never stored or shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -33,15 +33,18 @@ from core.encryption import derive_subkey, keyed_digest
 from equality.models import (
     DRAFT,
     PUBLISHED,
+    STAFF_SURVEY_INDICATORS,
     SUPERSEDED,
     WorkforceApplication,
     WorkforceBoardMember,
     WorkforcePeriod,
     WorkforceStaff,
+    WorkforceSurveyFigure,
     WorkforceTarget,
 )
 
 PERIOD_KINDS = ("staff", "recruitment", "board")
+SURVEY_GROUPS = ("white", "global-majority")
 MAX_NOTE_LENGTH = 2000
 
 _STAFF_FIELDS = ("ethnicity", "band", "staff_group", "directorate", "clinical", "disability", "sex",
@@ -315,3 +318,50 @@ def period_report(db: Session, *, snapshot: date, version: int | None = None) ->
         raise WorkforceDataError(f"Version {period.version} of {snapshot.isoformat()} has no "
                                  "staff snapshot yet: import one first.")
     return period, build_report(data)
+
+
+# --- NHS Staff Survey figures (WRES 5-8), entered from the trust's published results ---------
+
+
+def survey_figures(db: Session, snapshot: date) -> dict[str, dict[str, float]]:
+    """The published Staff Survey percentages of a period: indicator -> group -> percent."""
+    figures: dict[str, dict[str, float]] = {}
+    for row in db.scalars(select(WorkforceSurveyFigure).where(
+            WorkforceSurveyFigure.snapshot == snapshot)):
+        figures.setdefault(row.indicator, {})[row.group] = row.percent
+    return figures
+
+
+def save_survey_figures(db: Session, *, snapshot: date,
+                        figures: Mapping[tuple[str, str], float | None], actor: str) -> None:
+    """Replace the period's Staff Survey figures (None: not entered). Percentages 0-100."""
+    try:
+        check_snapshot(snapshot)
+    except WorkforceError as e:
+        raise WorkforceDataError(str(e)) from e
+    for (indicator, group), percent in figures.items():
+        if indicator not in STAFF_SURVEY_INDICATORS or group not in SURVEY_GROUPS:
+            raise WorkforceDataError(f"Unknown Staff Survey figure {indicator} {group}.")
+        if percent is not None and not 0 <= percent <= 100:
+            raise WorkforceDataError("Each figure is a percentage from 0 to 100.")
+    db.execute(delete(WorkforceSurveyFigure).where(WorkforceSurveyFigure.snapshot == snapshot))
+    rows = [{"snapshot": snapshot, "indicator": i, "group": g, "percent": p, "updated_at": utcnow()}
+            for (i, g), p in figures.items() if p is not None]
+    if rows:
+        db.execute(insert(WorkforceSurveyFigure), rows)
+    audit.record(db, actor=actor, action="workforce.staff-survey",
+                 target=f"workforce:{snapshot.isoformat()}", detail=f"figures={len(rows)}")
+    db.flush()
+
+
+def published_versions(db: Session) -> list[WorkforcePeriod]:
+    """The published version of each period, oldest first."""
+    return list(db.scalars(select(WorkforcePeriod).where(WorkforcePeriod.status == PUBLISHED)
+                           .order_by(WorkforcePeriod.snapshot)))
+
+
+def targets_stamp(db: Session) -> tuple[int, str]:
+    """Changes whenever the Model Employer targets do (for caching computed figures)."""
+    n, latest = db.execute(select(func.count(), func.max(WorkforceTarget.updated_at))
+                           .select_from(WorkforceTarget)).one()
+    return int(n), str(latest)

@@ -21,13 +21,22 @@ from sqlalchemy import select
 
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
+from core.db import today
 from core.web import db, settings
-from equality import charts
+from equality import charts, qr
 from surveys import definition as definitions
 from surveys import results as survey_results
 from surveys import services
 from surveys.definition import SurveyDefinition
-from surveys.forms import TREND, CloseWaveForm, CodesForm, NewSurveyForm, ResultsForm, WaveForm
+from surveys.forms import (
+    TREND,
+    CloseWaveForm,
+    CodesForm,
+    ImportForm,
+    NewSurveyForm,
+    ResultsForm,
+    WaveForm,
+)
 from surveys.models import Survey, SurveyWave
 
 bp = Blueprint("edi", __name__, url_prefix="/surveys", template_folder="templates")
@@ -88,15 +97,27 @@ def create() -> Any:
     return render_template("equality/index.html", surveys=_all_surveys(), form=form), 400
 
 
+def _open_links(survey: Survey) -> dict[int, tuple[str, Any]]:
+    """Each open-link wave's full address (on this server, where the anonymous side is served
+    outside /staff) and its QR code, drawn here."""
+    base = request.host_url.rstrip("/")
+    out = {}
+    for w in survey.waves:
+        if w.open_link:
+            address = f"{base}/survey/link/{w.open_link}"
+            out[w.id] = (address, qr.qr_svg(address, label=f"QR code of the open link to "
+                                                             f"wave {w.label}"))
+    return out
+
+
 def _render_survey(survey: Survey, status: int = 200, **forms: Any) -> Any:
     k = settings().min_cell_size
     # A wave's size is a group like any other: it goes through disclosure control.
     shown = survey_results.wave_sizes(db(), survey=survey, settings=settings())
-    context = {"wave_form": WaveForm(), "codes_form": CodesForm(),
-               "close_form": CloseWaveForm(), **forms}
-    return render_template("surveys/survey.html", survey=survey, counts=shown, k=k,
+    context = {"wave_form": WaveForm(), "codes_form": CodesForm(), **forms}
+    return render_template("equality/survey.html", survey=survey, counts=shown, k=k,
                            definition=services.definition_of(survey, settings()),
-                           **context), status
+                           links=_open_links(survey), **context), status
 
 
 @bp.get("/<int:survey_id>")
@@ -125,16 +146,28 @@ def start_wave(survey_id: int) -> Any:
     return _render_survey(survey_, 400, wave_form=form)
 
 
+@bp.get("/<int:survey_id>/waves/<int:wave_id>/close")
+@edi_only
+def confirm_close(survey_id: int, wave_id: int) -> Any:
+    """"Close this wave" asks first, on a page of its own (so it works without JavaScript)."""
+    survey_ = _survey_or_404(survey_id)
+    wave_ = _wave_or_404(survey_, wave_id)
+    if wave_.status != "open":
+        return redirect(url_for("edi.survey", survey_id=survey_id))
+    return render_template("equality/close_wave.html", survey=survey_, wave=wave_,
+                           form=CloseWaveForm(), codes_left=services.codes_left(db(), wave_))
+
+
 @bp.post("/<int:survey_id>/waves/<int:wave_id>/close")
 @edi_only
 def close_wave(survey_id: int, wave_id: int) -> Any:
     survey_ = _survey_or_404(survey_id)
+    wave_ = _wave_or_404(survey_, wave_id)
     form = CloseWaveForm()
-    if form.validate_on_submit():
-        services.close_wave(db(), wave_=_wave_or_404(survey_, wave_id), actor=_actor(),
-                            settings=settings())
+    if form.validate_on_submit() and wave_.status == "open":
+        services.close_wave(db(), wave_=wave_, actor=_actor(), settings=settings())
         db().commit()
-        flash("The wave is closed.", "success")
+        flash(f"Wave {wave_.label!r} is closed. Its results are ready.", "success")
     return redirect(url_for("edi.survey", survey_id=survey_id))
 
 
@@ -161,6 +194,43 @@ def codes(survey_id: int, wave_id: int) -> Any:
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return _render_survey(survey_, 400, codes_form=form)
+
+
+@bp.route("/<int:survey_id>/import", methods=["GET", "POST"])
+@edi_only
+def import_answers(survey_id: int) -> Any:
+    """Answers from a spreadsheet (as ``speakup survey import``): every row is checked first;
+    if any is wrong, each is listed by line and nothing is imported."""
+    survey_ = _survey_or_404(survey_id)
+    form = ImportForm()
+    rows: list[services.ImportRowError] = []
+    if form.validate_on_submit():
+        try:
+            text = form.responses.data.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.responses.errors = ["The file is not a CSV saved as UTF-8. In Excel, choose "
+                                     "Save as, then 'CSV UTF-8'."]
+        else:
+            try:
+                count = services.import_responses(db(), survey=survey_, csv_text=text,
+                                                  wave_label=form.wave.data or "",
+                                                  settings=settings(), actor=_actor())
+                db().commit()
+            except services.ImportRowsError as e:
+                db().rollback()
+                rows = e.errors
+                form.responses.errors = [f"{len(rows)} row(s) of the file are not right, so "
+                                         "nothing was imported. Correct them and choose the "
+                                         "file again."]
+            except services.SurveyError as e:
+                db().rollback()
+                form.wave.errors = [str(e)]
+            else:
+                flash(f"Imported {count:,} response(s).", "success")
+                return redirect(url_for("edi.survey", survey_id=survey_id))
+    status = 400 if form.errors else 200
+    return render_template("equality/import.html", survey=survey_, form=form, rows=rows,
+                           definition=services.definition_of(survey_, settings())), status
 
 
 # --- results -------------------------------------------------------------------------------
@@ -215,6 +285,7 @@ def _render_results(survey_: Survey, definition: SurveyDefinition, form: Results
         "equality/results.html", survey=survey_, form=form, labels=labels, charts=charts,
         answered=list(zip(answered or [], figures, strict=True)), wres=wres,
         k=settings().min_cell_size, trend=form.wave.data == TREND,
+        printed_on=charts.date_text(today()),
         released=bool(labels.waves),
         csv_url=url_for("edi.results_csv", survey_id=survey_.id,
                         **{name: value for name, value in form.data.items() if value})
@@ -241,7 +312,8 @@ def results_download(survey_id: int) -> Any:
     answered = _answer(survey_, form) if survey_results.released_waves(survey_) else None
     if answered is None:
         return _render_results(survey_, definition, form, None)
-    payload = survey_results.results_payload(survey_.slug, answered, settings().min_cell_size)
-    text = survey_results.results_csv(payload)
-    return Response(text, mimetype="text/csv", headers={
+    labels = charts.Labels(definition, tuple(
+        w.label for w in survey_results.released_waves(survey_)))
+    text = survey_results.results_csv(answered, labels, settings().min_cell_size)
+    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{survey_.slug}-results.csv"'})

@@ -16,6 +16,7 @@ from wtforms.validators import ValidationError
 from accounts import orgkeys
 from accounts.views import require_role
 from analysis.disclosure import DisclosureError
+from core.db import today
 from core.web import db, settings
 from equality import charts, theme_charts, themes
 from speakup import analytics
@@ -101,7 +102,9 @@ def _form() -> tuple[SummaryForm, Survey | None]:
     survey = _survey(form.source.data or "")
     if survey is None:
         dims = [(d, themes.CONCERN_DIMENSION_LABELS[d]) for d in themes.CONCERN_BREAKDOWNS]
-        quarters = themes.concern_quarters(_facts())
+        key = _analysis_key()
+        quarters = [] if key is None else themes.cached_concern_quarters(
+            db(), settings=settings(), analysis_key=key, facts=_facts)
         form.quarter.choices = [("", "The latest quarter that has ended"),
                                 *((q, q) for q in reversed(quarters))]
         form.wave.choices = [("", "")]
@@ -123,21 +126,25 @@ def _summarise() -> tuple[SummaryForm, Survey | None, themes.ThemeSummary | None
     form, survey = _form()
     if not form.validate():
         return form, survey, None, "", 400
+    key = _analysis_key()
     try:
-        if _analysis_key() is None:
+        if key is None:
             return form, survey, None, NO_KEY, 200
         if survey is None:
-            summary = themes.concern_summary(db(), settings=settings(), facts=_facts(),
-                                             grain=form.grain.data, by=form.by.data or None,
-                                             quarter=form.quarter.data or None)
+            summary = themes.cached_concern_summary(
+                db(), settings=settings(), analysis_key=key, facts=_facts,
+                grain=form.grain.data, by=form.by.data or None,
+                quarter=form.quarter.data or None)
         else:
-            summary = themes.survey_summary(db(), settings=settings(), survey=survey,
-                                            by=form.by.data or None,
-                                            wave_label=form.wave.data or None,
-                                            analysis_key=_analysis_key())
+            summary = themes.cached_survey_summary(
+                db(), settings=settings(), survey=survey, analysis_key=key,
+                by=form.by.data or None, wave_label=form.wave.data or None)
+        db().commit()  # the summary kept sealed, if it was made now
     except themes.NothingToSummariseError as e:
+        db().rollback()
         return form, survey, None, str(e), 200
     except (themes.ThemeSummaryError, DisclosureError) as e:
+        db().rollback()
         form.form_errors.append(str(e)[:1].upper() + str(e)[1:])
         return form, survey, None, "", 400
     return form, survey, summary, "", 200
@@ -157,6 +164,7 @@ def _render(form: SummaryForm, survey: Survey | None, summary: themes.ThemeSumma
         "equality/themes.html", form=form, survey=survey, summary=summary, message=message,
         charts=charts, figures=theme_charts.summary_charts(summary) if summary else None,
         k=settings().min_cell_size, csv_url=url_for("edi_themes.summary_csv", **query),
+        printed_on=charts.date_text(today()),
     ), status
 
 

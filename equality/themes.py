@@ -39,14 +39,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import logging
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import UNKNOWN, Cell, Policy, Population, release
@@ -59,9 +61,11 @@ from config.vocabulary import wres_group
 from core.db import today as utc_today
 from core.encryption import DecryptionError
 from core.themes import engine as theme_engine
+from equality import summary_cache
 from equality.charts import ETHNIC_GROUPS, UNKNOWN_LABEL, Labels
 from speakup import analytics
 from speakup.analytics import month_of, quarter_of
+from speakup.models import ThemeModel as StoredModel
 from surveys import results, services
 from surveys.models import Survey, SurveyWave
 from surveys.services import Comment, SurveyError, definition_of
@@ -240,6 +244,9 @@ class ThemeSummary:
     tones: tuple[tuple[str, str], ...]
     sections: tuple[ThemeSection, ...]
     phrases: tuple[str, ...]
+    # Surveys: the people who wrote any comment in the period (total, then one per column),
+    # each released by disclosure control; None for concerns.
+    commented: tuple[Cell, ...] | None = None
 
 
 def _themes(engine: ThemeEngine) -> tuple[Theme, ...]:
@@ -278,6 +285,13 @@ def _cells(population: Population, *, where: Mapping[str, str], by: str | None,
 def _fields(cell: Cell) -> tuple[object, ...]:
     return (cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct, cell.low,
             cell.high)
+
+
+def _by_count(sections: Sequence[ThemeSection]) -> tuple[ThemeSection, ...]:
+    """Most mentioned first (by the period's released total); hidden totals after every shown
+    one, in taxonomy order, so the order says nothing about a hidden figure."""
+    return tuple(sorted(sections, key=lambda s: (s.current[0].n is None,
+                                                 -(s.current[0].n or 0))))
 
 
 def _quote_text(text: str) -> str:
@@ -482,7 +496,7 @@ def concern_summary(db: Session, *, settings: Settings, facts: Sequence[analytic
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold, grain=grain,
         period=chosen, period_text=f"quarter {chosen}", breakdown=by,
         breakdown_label=CONCERN_DIMENSION_LABELS[by] if by else None, columns=columns,
-        tones=tones, sections=tuple(sections), phrases=phrases)
+        tones=tones, sections=_by_count(sections), phrases=phrases)
 
 
 def _eligible(members: Sequence[tuple[str, tuple[str, ...]]], threshold: int) -> set[str]:
@@ -537,14 +551,14 @@ class _Respondent:
 
 
 def _respondents(db: Session, waves: Sequence[SurveyWave], settings: Settings) -> list[_Respondent]:
-    """Respondents of ``waves`` with at least one themed comment (``key``: their position in
-    the wave's settled records, which is random)."""
+    """Respondents of ``waves`` with at least one comment (``key``: their position in the
+    wave's settled records, which is random); ``comments`` are their themed ones."""
     found = []
     for wave in waves:
         for i, response in enumerate(services.wave_responses(db, wave_=wave, settings=settings)):
-            themed = tuple(c for c in response.comments if c.themes)
-            if not themed:
+            if not response.comments:
                 continue
+            themed = tuple(c for c in response.comments if c.themes)
             d = response.demographics
             person = _Respondent(
                 f"{wave.id}:{i}", wave.label,
@@ -608,6 +622,10 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         present = {v for p in populations.values() for v in p.values(by)}
         columns = tuple(Column(v, names.value(by, v)) for v in names.order(by, present))
 
+    commenters = _population(Counter(((p.wave, *p.values), "commented") for p in respondents),
+                             results.DIMENSIONS)
+    commented = _cells(commenters, where={results.WAVE: chosen}, by=by, columns=columns,
+                       policy=policy, options=["commented"])
     position = [results.DIMENSIONS.index(d) - 1 for d in offered]
     in_wave = [p for p in respondents if p.wave == chosen]
     sections = []
@@ -637,7 +655,7 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold,
         grain=results.WAVE, period=chosen, period_text=f"wave {chosen}", breakdown=by,
         breakdown_label=results.DIMENSION_LABELS.get(by, by) if by else None, columns=columns,
-        tones=tones, sections=tuple(sections), phrases=phrases)
+        tones=tones, sections=_by_count(sections), phrases=tuple(phrases), commented=commented)
 
 
 def _survey_quotes(theme: str, comments: Sequence[Comment], engine: ThemeEngine,
@@ -656,6 +674,125 @@ def _survey_quotes(theme: str, comments: Sequence[Comment], engine: ThemeEngine,
         score = next((h.score for h in engine.themes(text) if h.theme == theme), 0.0)
         candidates.append(((-score,), _quote_text(text)))
     return _pick(candidates)
+
+
+# --- kept sealed once made (see `equality.summary_cache`) --------------------------------------
+
+_CACHE_FORMAT: Final = 1
+
+
+def _cell_json(cell: Cell) -> list[object]:
+    return [cell.group, cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct,
+            cell.low, cell.high]
+
+
+def _cell(data: Sequence[Any]) -> Cell:
+    return Cell(dict(data[0]), data[1], data[2], data[3],
+                None if data[4] is None else dict(data[4]), data[5], *data[6:8])
+
+
+def summary_json(summary: ThemeSummary) -> bytes:
+    """``summary`` as JSON (every field; cells as they were released)."""
+    body = {name: getattr(summary, name) for name in (
+        "source", "title", "unit", "k", "comment_threshold", "grain", "period", "period_text",
+        "breakdown", "breakdown_label", "tones", "phrases")}
+    body["columns"] = [[c.value, c.label] for c in summary.columns]
+    body["commented"] = (None if summary.commented is None
+                         else [_cell_json(c) for c in summary.commented])
+    body["sections"] = [
+        {"theme": [s.theme.id, s.theme.label, s.theme.description],
+         "current": [_cell_json(c) for c in s.current],
+         "trend": [[r.period, r.label, [_cell_json(c) for c in r.cells]] for r in s.trend],
+         "quotes": list(s.quotes)} for s in summary.sections]
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def summary_from_json(data: bytes) -> ThemeSummary:
+    body = json.loads(data)
+    return ThemeSummary(
+        **{name: body[name] for name in (
+            "source", "title", "unit", "k", "comment_threshold", "grain", "period",
+            "period_text", "breakdown", "breakdown_label")},
+        tones=tuple((t[0], t[1]) for t in body["tones"]), phrases=tuple(body["phrases"]),
+        columns=tuple(Column(v, label) for v, label in body["columns"]),
+        commented=None if body["commented"] is None else tuple(
+            _cell(c) for c in body["commented"]),
+        sections=tuple(ThemeSection(
+            Theme(*s["theme"]), tuple(_cell(c) for c in s["current"]),
+            tuple(PeriodRow(p, label, tuple(_cell(c) for c in cells))
+                  for p, label, cells in s["trend"]),
+            tuple(s["quotes"])) for s in body["sections"]))
+
+
+def _fingerprint(db: Session, settings: Settings) -> list[object]:
+    """What every summary depends on besides its data: settings, taxonomy and theme model."""
+    engine = theme_engine(db, settings)
+    newest = db.scalar(select(func.max(StoredModel.id)))
+    return [_CACHE_FORMAT, settings.min_cell_size, settings.comment_threshold,
+            settings.organisation.sites, settings.organisation.professional_groups, newest,
+            [(t.id, t.label, t.description) for t in _themes(engine)]]
+
+
+def cached_concern_quarters(db: Session, *, settings: Settings, analysis_key: bytes,
+                            facts: Callable[[], Sequence[analytics.Facts]],
+                            on: date | None = None) -> list[str]:
+    """`concern_quarters`, kept sealed for as long as the current quarter lasts (``facts`` is
+    called only when it is not kept yet)."""
+    parts = ["concern-quarters", quarter_start(on or utc_today()).isoformat(),
+             _fingerprint(db, settings)]
+    found = summary_cache.load(db, parts=parts, analysis_private=analysis_key)
+    if found is not None:
+        return list(json.loads(found))
+    quarters = concern_quarters(facts(), on=on)
+    summary_cache.store(db, settings, source=summary_cache.CONCERNS, parts=parts,
+                        payload=json.dumps(quarters).encode())
+    return quarters
+
+
+def cached_concern_summary(db: Session, *, settings: Settings, analysis_key: bytes,
+                           facts: Callable[[], Sequence[analytics.Facts]],
+                           grain: str = QUARTER, by: str | None = None,
+                           quarter: str | None = None, on: date | None = None) -> ThemeSummary:
+    """`concern_summary`, made once per closed quarter and view, then read back sealed.
+
+    A kept summary is used only while the quarters that have ended are the same (a new quarter
+    ending changes every figure's protection) and no concern's facts have changed in them
+    (`speakup.analytics` forgets the kept summaries when a guardian corrects a theme).
+    """
+    quarters = cached_concern_quarters(db, settings=settings, analysis_key=analysis_key,
+                                       facts=facts, on=on)
+    chosen = quarter or (quarters[-1] if quarters else "")
+    parts = ["concerns", quarter_start(on or utc_today()).isoformat(), chosen, grain, by or "",
+             _fingerprint(db, settings)]
+    if quarters and chosen in quarters:
+        found = summary_cache.load(db, parts=parts, analysis_private=analysis_key)
+        if found is not None:
+            return summary_from_json(found)
+    summary = concern_summary(db, settings=settings, facts=facts(), grain=grain, by=by,
+                              quarter=quarter, on=on)
+    summary_cache.store(db, settings, source=summary_cache.CONCERNS, parts=parts,
+                        payload=summary_json(summary))
+    return summary
+
+
+def cached_survey_summary(db: Session, *, settings: Settings, survey: Survey,
+                          analysis_key: bytes, by: str | None = None,
+                          wave_label: str | None = None) -> ThemeSummary:
+    """`survey_summary`, made once per set of closed waves and view, then read back sealed
+    (an import into a closed wave, or another wave closing, changes the key)."""
+    waves = results.released_waves(survey)
+    sizes = services.response_counts(db, waves)
+    parts = ["survey", survey.id, hashlib.sha256(survey.definition.encode()).hexdigest(),
+             [(w.id, w.label, sizes[w.id]) for w in waves], wave_label or "", by or "",
+             _fingerprint(db, settings)]
+    found = summary_cache.load(db, parts=parts, analysis_private=analysis_key)
+    if found is not None:
+        return summary_from_json(found)
+    summary = survey_summary(db, settings=settings, survey=survey, by=by, wave_label=wave_label,
+                             analysis_key=analysis_key)
+    summary_cache.store(db, settings, source=f"survey-{survey.id}", parts=parts,
+                        payload=summary_json(summary))
+    return summary
 
 
 # --- CSV --------------------------------------------------------------------------------------

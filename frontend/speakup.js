@@ -23,6 +23,37 @@ for (const button of document.querySelectorAll('button[data-print]')) {
   })
 }
 
+// Copy buttons (e.g. a survey's open link): hidden without JavaScript, where the address is
+// in a read-only field to select and copy by hand.
+for (const button of document.querySelectorAll('button[data-copy]')) {
+  const target = document.querySelector(button.dataset.copy)
+  const status = document.querySelector(`[data-copy-status="${button.dataset.copy}"]`)
+  if (!target || !navigator.clipboard) continue
+  button.hidden = false
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(target.value || target.textContent)
+      if (status) status.textContent = 'Link copied.'
+    } catch {
+      target.select()
+      if (status) status.textContent = 'Press Ctrl+C (or Cmd+C) to copy the selected link.'
+    }
+  })
+}
+
+// Forms that take a moment (making thousands of invitation codes): say so while it runs.
+for (const form of document.querySelectorAll('form[data-busy]')) {
+  form.addEventListener('submit', () => {
+    const status = form.querySelector('[data-busy-status]')
+    if (!status) return
+    status.textContent = form.dataset.busy
+    status.hidden = false
+    if (form.dataset.busyDone) {
+      setTimeout(() => { status.textContent = form.dataset.busyDone }, 6000)
+    }
+  })
+}
+
 // A success banner (flash message) would take focus from the error summary
 // on the same page; the errors matter more, so let the summary keep it.
 if (document.querySelector('.nhsuk-error-summary')) {

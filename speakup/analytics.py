@@ -39,7 +39,9 @@ from sqlalchemy.orm import Session
 from accounts import orgkeys
 from config.settings import Settings
 from core import unlinkable
+from core.db import today
 from core.encryption import pad, unpad
+from equality import summary_cache
 
 STREAM: Final = "concerns"
 _PURPOSE: Final = "concern-facts"
@@ -104,6 +106,10 @@ def record_new(db: Session, *, facts: Facts, settings: Settings) -> dict[str, An
     """Write a new concern's facts; returns them as stored (kept in the case record)."""
     stored = facts.to_json()
     _write(db, settings, {"plus": stored}, unlinkable.NEW)
+    if facts.quarter != quarter_of(today()):
+        # A concern dated in a quarter that has ended (an import, the demo): the summaries
+        # kept for the ended quarters no longer hold.
+        summary_cache.invalidate(db, source=summary_cache.CONCERNS)
     return stored
 
 
@@ -118,6 +124,9 @@ def record_correction(db: Session, *, old: Mapping[str, Any] | None, new: Facts,
     if old is not None:
         body["minus"] = dict(old)
     _write(db, settings, body, unlinkable.CORRECTION)
+    # The kept themed summaries are made again on their next view: they then count this
+    # correction once its lane has settled (until then the figures are the same as before).
+    summary_cache.invalidate(db, source=summary_cache.CONCERNS)
     return stored
 
 

@@ -18,6 +18,7 @@ from flask.cli import AppGroup
 
 from analysis.disclosure import DisclosureError
 from core.web import database, settings
+from equality.charts import Labels
 from surveys import definition as definitions
 from surveys import results, services
 
@@ -156,8 +157,11 @@ def results_(survey_key: str, by: str, question_ids: tuple[str, ...], where: tup
         except (services.SurveyError, DisclosureError) as e:
             _fail(str(e))
         payload = results.results_payload(survey.slug, answered, settings().min_cell_size)
+        labels = Labels(services.definition_of(survey, settings()),
+                        tuple(w.label for w in results.released_waves(survey)))
+        text = results.results_csv(answered, labels, settings().min_cell_size)
     if fmt == "json":
         click.echo(json.dumps(payload, indent=2))
     else:
-        click.echo(results.results_csv(payload), nl=False)
+        click.echo(text, nl=False)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     Field,
     IntegerField,
@@ -74,6 +75,17 @@ class WaveForm(FlaskForm):
 
 class CloseWaveForm(FlaskForm):
     pass
+
+
+class ImportForm(FlaskForm):
+    """A responses spreadsheet for one survey (shape only; rows are checked by
+    `surveys.services.import_responses`)."""
+
+    responses = FileField("Spreadsheet of answers (CSV)", validators=[
+        FileRequired("Choose the CSV file of answers to import.")])
+    wave = StringField("Wave name", default="Imported", validators=[
+        DataRequired("Give the wave a name, like 'Staff survey 2026'."),
+        Length(max=40, message="Keep the wave name under 40 characters.")])
 
 
 TREND = "trend"  # the wave choice that breaks down by wave instead of fixing one

@@ -12,6 +12,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ WAVE = "wave"
 # it (see analysis.disclosure: the audit stays exact and fast, and EDI compares ethnic groups).
 BREAKDOWN_COLUMNS = tuple(c for c in DEMOGRAPHIC_COLUMNS if c != "ethnicity")
 DIMENSIONS = (WAVE, "ethnicity", *BREAKDOWN_COLUMNS)
-ETHNIC_GROUPING = ("ethnic_group", tuple(
+ETHNIC_GROUPING = ("ethnic_group", "ethnicity", tuple(
     (code, "white" if code == "white" else "global-majority") for code, _ in ETHNICITY_BROAD))
 DIMENSION_LABELS = {
     WAVE: "Wave", "ethnicity": "Ethnic group (ONS)", "ethnic_group": "White / Global majority",
@@ -110,20 +111,25 @@ def population(db: Session, *, survey: Survey, question: Question,
 
 
 def wave_sizes(db: Session, *, survey: Survey, settings: Settings) -> dict[int, int | None]:
-    """Responses per wave, through disclosure control (None: hidden, e.g. fewer than k).
+    """Responses per closed wave, through disclosure control (None: hidden, fewer than k, or
+    the wave is not closed).
 
-    Only waves that take no more answers are counted: an open wave's count would change with
-    each answer (its size shows once it closes)."""
-    waves = released_waves(survey)
-    if not waves:
-        return {w.id: None for w in survey.waves}
+    Each wave's count is released on its own, from a population of that wave alone, so it is
+    fixed once the wave closes: answers to a later wave never change it (issue 12: released
+    with every wave's count in one table, a new wave with few answers made a past wave's
+    count hidden by differencing and complementary suppression). Nothing here adds waves
+    together, so no pooled total exists to subtract from; the results page's tables protect
+    their own pooled groups. An open wave's count would grow with each answer, so it is not
+    counted until it closes.
+    """
+    waves = [w for w in survey.waves if w.status == "closed"]
     counts = services.response_counts(db, waves)
-    atoms = [(w.label, "responded", counts[w.id]) for w in waves if counts[w.id]]
-    table = release(Population.from_counts(atoms, [WAVE]), by=[WAVE], where={},
-                    policy=policy(settings), options=["responded"], favourable=[])
-    shown = {c.group.get(WAVE): c.n for c in table.cells if c.group}
     out: dict[int, int | None] = {w.id: None for w in survey.waves}
-    out.update({w.id: shown.get(w.label, 0) for w in waves})
+    for w in waves:
+        atoms = [(w.label, "responded", counts[w.id])] if counts[w.id] else []
+        table = release(Population.from_counts(atoms, [WAVE]), by=[], where={WAVE: w.label},
+                        policy=policy(settings), options=["responded"], favourable=[])
+        out[w.id] = table.cell({}).n
     return out
 
 
@@ -313,21 +319,60 @@ def results_payload(survey_slug: str, answered: list[QuestionResult],
     }
 
 
-def results_csv(payload: dict[str, object]) -> str:
-    cells = payload["cells"]
-    if not isinstance(cells, list):
-        raise TypeError("payload has no cells")
-    dims = sorted({d for c in cells for d in c["group"]})
-    options = sorted({o for c in cells for o in (c["counts"] or {})})
+CSV_BOM = "\ufeff"  # so that Excel reads the file as UTF-8
+
+
+class ResultLabels(Protocol):
+    """Words for a survey's dimensions, values and answers (`equality.charts.Labels`)."""
+
+    def dimension(self, dim: str) -> str: ...
+
+    def value(self, dim: str, value: str) -> str: ...
+
+    def answer(self, question: Question, option: str) -> str: ...
+
+
+def results_csv(answered: Sequence[QuestionResult], labels: ResultLabels, k: int) -> str:
+    """The released tables as a spreadsheet a board secretary can read: one row per group of
+    each question, in plain words (question text, group and answer labels, never codes).
+
+    Columns: Question, Wave, the filter (Directorate) if any, one column per breakdown
+    ("All" on a margin), Respondents, Figures hidden (No / Yes / Answers only), Why hidden,
+    Favourable answers (%), then one column per answer, in each question's own scale order
+    (questions that share a scale share its columns). A row with "Figures hidden: No" has every
+    value and no reason; a hidden figure is blank, never a number. Starts with a UTF-8 byte
+    order mark so that Excel shows accents and dashes as they are.
+    """
+    first = answered[0].release if answered else None
+    by = [d for d in (first.by if first else ()) if d != WAVE]
+    where = [d for d in (first.where if first else {}) if d != WAVE]
+    answers: dict[str, None] = {}
+    for r in answered:
+        for option in r.question.option_ids:
+            answers.setdefault(labels.answer(r.question, option), None)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["question", *dims, "n", "respondents", "suppressed", "reason", "why",
-                     "favourable_pct", *(f"count_{o}" for o in options)])
-    for c in cells:
-        counts = c["counts"] or {}
-        writer.writerow([c["question"], *(c["group"].get(d, "") for d in dims),
-                         "" if c["n"] is None else c["n"], c["shown_as"],
-                         str(c["suppressed"]).lower(), c["reason"] or "", c["why"] or "",
-                         "" if c["favourable_pct"] is None else c["favourable_pct"],
-                         *(counts.get(o, "") if c["counts"] is not None else "" for o in options)])
-    return out.getvalue()
+    writer.writerow(["Question", "Wave", *(labels.dimension(d) for d in where),
+                     *(labels.dimension(d) for d in by), "Respondents", "Figures hidden",
+                     "Why hidden", "Favourable answers (%)", *answers])
+    for r in answered:
+        release_ = r.release
+        for cell in release_.cells:
+            if WAVE in release_.where:
+                wave = release_.where[WAVE]
+            else:
+                wave = cell.group.get(WAVE) or "All waves together"
+            hidden = "Yes" if cell.suppressed else "Answers only" if (
+                cell.n and cell.counts is None) else "No"
+            counts = {labels.answer(r.question, o): c for o, c in (cell.counts or {}).items()}
+            writer.writerow([
+                r.question.text, wave,
+                *(labels.value(d, release_.where[d]) for d in where),
+                *(labels.value(d, cell.group[d]) if d in cell.group else "All" for d in by),
+                count_text(cell, k), hidden,
+                (why_text(cell, k) or "Not shown, to protect a small group.")
+                if hidden != "No" else "",
+                "" if cell.favourable_pct is None or not r.question.favourable
+                else round(cell.favourable_pct, 1),
+                *(counts.get(a, "") for a in answers)])
+    return CSV_BOM + out.getvalue()

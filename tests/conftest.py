@@ -160,6 +160,18 @@ def second_guardian(database: Database, settings: Settings) -> Staff:
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
+@pytest.fixture
+def edi_staff(database: Database, settings: Settings) -> Staff:
+    return make_staff(database, settings, "Eddie Edi", role="edi")
+
+
+@pytest.fixture
+def edi(client: FlaskClient, edi_staff: Staff) -> FlaskClient:
+    """The test client, signed in as an EDI lead."""
+    login(client, edi_staff)
+    return client
+
+
 def csrf_token(html: str) -> str:
     match = CSRF_RE.search(html) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert match, "no CSRF token on the page"

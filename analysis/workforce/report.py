@@ -55,6 +55,7 @@ class WorkforceReport:
     pay_gaps: tuple[PayGap, ...]
     board: tuple[BoardMember, ...]
     board_source: str
+    data: PeriodData  # the records, for disclosure control of the breakdowns
 
 
 def build_report(data: PeriodData) -> WorkforceReport:
@@ -94,5 +95,6 @@ def build_report(data: PeriodData) -> WorkforceReport:
         pay_gaps=paygap.pay_gaps(data.staff),
         board=board,
         board_source=indicators.board_source(data.board, board),
+        data=data,
     )
 

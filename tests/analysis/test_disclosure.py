@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = ["strongly disagree", "disagree", "neither", "agree", "strongly agree"]
 FAVOURABLE = {"agree", "strongly agree"}
 DIMS = ["wave", "directorate", "band"]
-ETHNIC = ("ethnic_group", (("asian", "global-majority"), ("black", "global-majority"),
+ETHNIC = ("ethnic_group", "ethnicity", (("asian", "global-majority"), ("black", "global-majority"),
                            ("white", "white")))
 
 
@@ -224,7 +224,7 @@ def test_bad_options_and_policies_are_refused() -> None:
         release(population, by=[], where={"wave": "w"}, policy=Policy(), options=["agree"], favourable=[])
     with pytest.raises(DisclosureError):
         release(population, by=[], where={"wave": "w"}, policy=Policy(), options=OPTIONS, favourable=["yes"])
-    for bad in ({"k": 1}, {"groupings": (ETHNIC,)}):
+    for bad in ({"k": 1}, {"groupings": (("w2", "wave", ()),)}):
         with pytest.raises(AnalysisError):
             Policy(**bad)  # type: ignore[arg-type]
     with pytest.raises(DisclosureError):

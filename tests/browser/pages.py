@@ -24,6 +24,9 @@ from playwright.sync_api import (
     expect,
 )
 
+from core.db import today
+from equality.charts import date_text
+
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = ("serious", "critical")
@@ -415,3 +418,19 @@ class ChartPage:
 
     def styled_svg_nodes(self) -> int:
         return self.page.locator("svg.speakup-chart [style], svg.speakup-chart[style]").count()
+
+    def check_printed(self, form: str, trust: str) -> None:
+        """With print media: the query ``form`` and every button hidden, the trust's name and
+        the date shown, and no link printed as "(Link: ...)"."""
+        expect(self.page.locator(form)).to_be_hidden()
+        expect(self.page.locator(".nhsuk-header")).to_be_hidden()
+        expect(self.page.locator("button[data-print]")).to_be_hidden()
+        printed = self.page.locator("[data-printed]")
+        expect(printed).to_be_visible()
+        expect(printed).to_contain_text(trust)
+        expect(printed).to_contain_text(f"Produced on {date_text(today())}")
+        after = self.page.evaluate(
+            "() => [...document.querySelectorAll('.speakup-report a')]"
+            ".map(a => getComputedStyle(a, '::after').content)")
+        assert after and all(c in ("none", "normal") for c in after), after
+

@@ -78,6 +78,17 @@ def test_results_pages_are_accessible_on_phone_and_desktop(
             results.audit_at(name, PHONE)
             results.audit_at(name, DESKTOP)
 
+        # When they print the results by pay band
+        results.open("?by=band&wave=W1")
+        expect(results.page.get_by_role("button", name="Print these results")).to_be_visible()
+        results.page.emulate_media(media="print")
+        results.page.set_viewport_size(DESKTOP)
+        # Then the paper has the trust and the date, the figures, and no form or link text
+        results.check_printed("form.speakup-results-form", "Demo NHS Foundation Trust")
+        expect(results.page.locator("svg.speakup-chart").first).to_be_visible()
+        results.page.screenshot(path=str(shots_dir / "results-print.png"), full_page=True)
+        results.page.emulate_media(media="screen")
+
         # When they ask for the same breakdown twice
         results.break_down_twice_by("Pay band")
         # Then the page says what is wrong, and stays accessible

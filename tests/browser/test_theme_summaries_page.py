@@ -47,9 +47,7 @@ class ThemesPage(ChartPage):
         self.page.emulate_media(media="print")
         try:
             self.page.set_viewport_size(DESKTOP)
-            expect(self.page.locator("form.speakup-themes-form")).to_be_hidden()
-            expect(self.page.get_by_role("button", name="Print this summary")).to_be_hidden()
-            expect(self.page.locator(".nhsuk-header")).to_be_hidden()
+            self.check_printed("form.speakup-themes-form", "Demo NHS Foundation Trust")
             for section in ("counts", "trends", "tone", "phrases", "quotes"):
                 expect(self.page.locator(f"#themes-{section}")).to_be_visible()
             expect(self.page.locator("svg.speakup-chart").first).to_be_visible()

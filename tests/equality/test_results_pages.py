@@ -239,6 +239,12 @@ def test_wres_panel(app, edi, survey_id, database, settings) -> None:
     assert "The ratio is not shown" in html
 
 
+def _csv_rows(data: bytes) -> list[dict[str, str]]:
+    text = data.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads it as UTF-8
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
 def test_csv_download_is_the_released_table(app, edi, survey_id) -> None:
     response = edi.get(f"/staff/surveys/{survey_id}/results.csv?by=band&wave=W1")
     assert response.status_code == 200
@@ -248,10 +254,44 @@ def test_csv_download_is_the_released_table(app, edi, survey_id) -> None:
     cli = app.test_cli_runner().invoke(args=[
         "survey", "results", "equality-pulse", "--by", "band", "--wave", "W1", "--format", "csv"])
     assert response.data.decode().replace("\r\n", "\n") == cli.output
-    rows = list(csv.DictReader(io.StringIO(response.data.decode())))
-    band9 = [r for r in rows if r["band"] == "9"]
-    assert band9 and all(r["n"] == "" and r["suppressed"] == "true" for r in band9)
+    rows = _csv_rows(response.data)
+    band9 = [r for r in rows if r["Pay band"] == "Band 9"]
+    assert band9 and all(r["Respondents"] == "" and r["Figures hidden"] == "Yes" for r in band9)
     assert "fairer_progression" not in response.data.decode()
+
+
+def test_csv_reads_in_words_with_each_scale_in_order(edi, survey_id) -> None:
+    """Plain headers and labels (never codes); answers in each scale's order; a row whose
+    figures are not hidden has every value and no reason, a hidden one has a reason."""
+    rows = _csv_rows(edi.get(f"/staff/surveys/{survey_id}/results.csv?by=ethnic_group&wave=W1")
+                     .data)
+    header = list(rows[0])
+    assert header[:7] == ["Question", "Wave", "White / Global majority", "Respondents",
+                          "Figures hidden", "Why hidden", "Favourable answers (%)"]
+    answers = header[7:]
+    frequency = [label for _, label in definitions.FREQUENCY]
+    agreement = [label for _, label in definitions.AGREEMENT]
+    for scale in (frequency, agreement, ["Yes", "No", "Don't know"]):
+        positions = [answers.index(label) for label in scale]
+        assert positions == sorted(positions), scale
+    assert sorted(answers) != answers  # not alphabetical across scales
+    assert {r["White / Global majority"] for r in rows} == {
+        "All", "White", "Global majority", "Not known or prefer not to say"}
+    assert {r["Wave"] for r in rows} == {"W1"}
+    assert "Roles here are advertised and filled fairly." in {r["Question"] for r in rows}
+    shown = [r for r in rows if r["Figures hidden"] == "No"]
+    assert shown
+    for row in shown:
+        assert row["Why hidden"] == "" and row["Respondents"].isdigit()
+        question = next(q for q in definitions.load_template("equality-pulse").questions
+                        if q.text == row["Question"])
+        values = [row[label] for _, label in question.options]
+        assert all(v.isdigit() for v in values), row
+        assert sum(map(int, values)) >= int(row["Respondents"])
+    for row in rows:
+        if row["Figures hidden"] != "No":
+            assert row["Why hidden"].startswith("Hidden")
+            assert all(row[a] == "" for a in answers)
 
 
 def test_survey_page_links_to_results(edi, survey_id) -> None:

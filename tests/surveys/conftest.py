@@ -7,15 +7,11 @@ import io
 import random
 from pathlib import Path
 
-import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
-from config.settings import Settings
 from core.db import Database
 from surveys import definition as definitions
 from surveys import services
-from tests.conftest import Staff, login, make_staff
 
 
 def import_equality_pulse(app: Flask, database: Database, tmp_path: Path, csv_text: str) -> int:
@@ -27,18 +23,6 @@ def import_equality_pulse(app: Flask, database: Database, tmp_path: Path, csv_te
     assert imported.exit_code == 0, imported.output
     with database.session() as db:
         return services.find_survey(db, "equality-pulse").id
-
-
-@pytest.fixture
-def edi_staff(database: Database, settings: Settings) -> Staff:
-    return make_staff(database, settings, "Eddie Edi", role="edi")
-
-
-@pytest.fixture
-def edi(client: FlaskClient, edi_staff: Staff) -> FlaskClient:
-    """The test client, signed in as an EDI lead."""
-    login(client, edi_staff)
-    return client
 
 
 def population_csv(seed: int = 3, rows: int = 300) -> str:
