@@ -452,6 +452,57 @@ class Population:
             found = self._decided[key] = _decide(cut, policy.k, public)
         return found
 
+    def record(self, policy: Policy, wave: str | None = None) -> dict[str, object]:
+        """What a store keeps of one wave's release (sealed: it holds the true counts): the
+        decision (`adopt`), every released figure, and the counts it was made from, so that a
+        later version can be audited against this one (`audit_change`)."""
+        decision = self.decision(policy, wave)
+        audit = _Audit(decision, policy.k, answers=True)
+        figures = [[g.key(), a, lo, hi] for (g, a), lo, hi in zip(
+            audit.about, audit.low.tolist(), audit.high.tolist(), strict=True)]
+        return {"decision": decision.state(), "figures": figures,
+                "truth": decision.slice.truth().astype(int).tolist()}
+
+    def fingerprint(self, policy: Policy, wave: str | None = None) -> bytes:
+        """The wave's counts as bytes (for a store to tell whether the data changed; key it)."""
+        cut = self._slice(policy, self._wave_code(policy, wave))
+        return cut.truth().astype(np.int64).tobytes() + repr(cut.truth().shape).encode()
+
+    def audit_change(self, policy: Policy, wave: str | None, previous: Mapping[str, object]) -> int:
+        """Audit this wave's release against a previous version's (`record`) for the same
+        categories: an attacker holding both must not tie the records that changed (a theme
+        correction, a re-imported period) to a small group. For every group of the space
+        whose count changed by 1 to k - 1 (the wave's total aside: that a correction happened
+        is no secret), there must be integer populations, one per version, consistent with
+        each version's figures and differing by no more records than really changed, in which
+        that group did not change (or changed by k or more); otherwise the group, or an exact
+        neighbour in its lines, is coarsened in the new version (the old one is published and
+        stays). Returns how many figures were coarsened."""
+        decision = self.decision(policy, wave)
+        old_truth = np.asarray(previous.get("truth", []), dtype=float)
+        figures = previous.get("figures")
+        if old_truth.shape != decision.slice.truth().shape or not isinstance(figures, list):
+            raise DisclosureError("the previous release is of other categories")
+        coarsened = 0
+        while True:
+            breached = _change_breaches(decision, policy.k, old_truth, figures)
+            if not breached:
+                return coarsened
+            lines = decision.slice.lines()
+            everyone = _Group((True,) * decision.slice.hubs)
+            for group in breached:
+                # The group itself, or if its own figure is already coarse, the smallest exact
+                # figure beside it (its change may follow from its neighbours' changes).
+                near = [g for margin, cells in lines if group == margin or group in cells
+                        for g in (margin, *cells)
+                        if g not in (group, everyone) and decision.level[g] == _EXACT]
+                own = decision.level[group]
+                if own == _EXACT or not near:
+                    _widen(decision, group, [], policy.k)
+                else:
+                    _widen(decision, min(near, key=lambda g: decision.n[g]), [], policy.k)
+                coarsened += 1
+
     def adopt(self, policy: Policy, wave: str | None, state: Mapping[str, object]) -> None:
         """Use a decision saved with `DecisionState` (`_Decision.state`) for one wave, after
         checking it is still safe for this population: a saved decision whose audit fails (the
@@ -899,6 +950,69 @@ def _collapse(matrix: sparse.csr_matrix, options: int) -> sparse.csr_matrix:
     folded = (matrix @ fold).tocsr()
     folded.data = folded.data / options  # every row covers all answers of its cells
     return folded
+
+
+def _change_breaches(decision: _Decision, k: int, old_truth: npt.NDArray[np.float64],
+                     old_figures: list[list[object]]) -> list[_Group]:
+    """Groups whose change between versions the two releases tie down (see `audit_change`)."""
+    cut = decision.slice
+    new_truth = cut.truth()
+    width = cut.size
+    changed = float(np.abs(new_truth - old_truth).sum())  # the real distance between versions
+    everyone = _Group((True,) * cut.hubs)
+    whole = cut.columns(everyone)
+    all_new, all_old = float(new_truth[whole].sum()), float(old_truth[whole].sum())
+    targets = []
+    for group in cut.space():
+        columns = cut.columns(group)
+        new, old = float(new_truth[columns].sum()), float(old_truth[columns].sum())
+        if (new, old) == (all_new, all_old):
+            continue  # everyone (in both versions): that a correction happened is no secret
+        if 0 < abs(new - old) < k and decision.level[group] != _HIDDEN:
+            targets.append((group, columns))
+    if not targets:
+        return []
+    audit = _Audit(decision, k, answers=True)
+    rows = [cut.columns(_Group.from_key(str(key)), None if int(str(a)) < 0 else [int(str(a))])
+            for key, a, _, _ in old_figures]
+    old = _rows_matrix(rows, width)
+    low = np.array([float(str(f[2])) for f in old_figures])
+    high = np.array([float(str(f[3])) for f in old_figures])
+    zero = sparse.csr_matrix
+    eye = sparse.identity(width, format="csr")
+    # Unknowns: new cells, old cells, cells added, cells removed (old = new - added + removed).
+    blocks = [
+        sparse.hstack([audit.figures, zero((audit.figures.shape[0], 3 * width))]),
+        sparse.hstack([zero((old.shape[0], width)), old, zero((old.shape[0], 2 * width))]),
+        sparse.hstack([eye, -eye, -eye, eye]),
+        sparse.hstack([zero((1, 2 * width)), np.ones((1, 2 * width))]),
+    ]
+    lows = [audit.low, low, np.zeros(width), [0.0]]
+    highs = [audit.high, high, np.zeros(width), [changed]]
+    links = audit.links
+    if links.shape[0]:
+        blocks += [sparse.hstack([links, zero((links.shape[0], 3 * width))]),
+                   sparse.hstack([zero((links.shape[0], width)), links, zero((links.shape[0], 2 * width))])]
+        lows += [np.zeros(links.shape[0])] * 2
+        highs += [np.zeros(links.shape[0])] * 2
+    constraint = LinearConstraint(sparse.vstack(blocks, format="csr"), np.concatenate(lows),
+                                  np.concatenate(highs))
+    upper = np.concatenate([audit.upper, audit.upper, np.full(2 * width, audit.cap)])
+    breached = []
+    for group, columns in targets:
+        vector = np.zeros(4 * width)
+        vector[width * 2 + columns] = 1  # records added to the group
+        vector[width * 3 + columns] = 1  # records removed from it
+        result = milp(vector, integrality=np.ones(4 * width), bounds=Bounds(0, upper),
+                      constraints=[constraint], options={"time_limit": _SOLVER_SECONDS})
+        if result.x is None:
+            breached.append(group)
+            continue
+        x = np.round(result.x)
+        delta = x[columns].sum() - x[width + columns].sum()
+        if 0 < abs(delta) < k:
+            breached.append(group)
+    return breached
 
 
 def _breaches(decision: _Decision, k: int, *, answers: bool) -> list[_Target]:

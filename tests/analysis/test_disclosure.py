@@ -243,3 +243,24 @@ def test_analysis_imports_no_web_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_correction_cannot_be_tied_to_a_small_group() -> None:
+    """Version 1 shows X 40 and Y 40 exactly; a correction moves one record out of X. Shown
+    exactly again, X 39 against 40 says the corrected record was in X: the change audit
+    coarsens X (and what would give it away) in version 2."""
+    policy = Policy(k=11)
+    before = build({("w", "X", "5"): 40, ("w", "Y", "5"): 40, ("w", "Z", "5"): 40}, DIMS)
+    previous = before.record(policy, "w")
+    after = build({("w", "X", "5"): 39, ("w", "Y", "5"): 40, ("w", "Z", "5"): 40}, DIMS)
+    plain = show(after, ["directorate"], {"wave": "w"}, policy)
+    assert plain.cell({"directorate": "X"}).n == 39  # on its own, version 2 is fine
+    assert after.audit_change(policy, "w", previous) > 0
+    table = show(after, ["directorate"], {"wave": "w"}, policy)
+    x = table.cell({"directorate": "X"})
+    # X's new figure must also allow 40 (its old, published value): a wide range, or hidden.
+    assert x.n is None and (x.low is None or (x.high or 0) >= 40)
+    assert show(after, ["band"], {"wave": "w"}, policy).cell({"band": "5"}).n == 119
+    # A version with no change needs nothing more.
+    same = build({("w", "X", "5"): 40, ("w", "Y", "5"): 40, ("w", "Z", "5"): 40}, DIMS)
+    assert same.audit_change(policy, "w", previous) == 0
