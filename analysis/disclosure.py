@@ -987,8 +987,8 @@ def _change_breaches(decision: _Decision, k: int, old_truth: npt.NDArray[np.floa
         sparse.hstack([eye, -eye, -eye, eye]),
         sparse.hstack([zero((1, 2 * width)), np.ones((1, 2 * width))]),
     ]
-    lows = [audit.low, low, np.zeros(width), [0.0]]
-    highs = [audit.high, high, np.zeros(width), [changed]]
+    lows: list[npt.NDArray[np.float64]] = [audit.low, low, np.zeros(width), np.zeros(1)]
+    highs: list[npt.NDArray[np.float64]] = [audit.high, high, np.zeros(width), np.full(1, changed)]
     links = audit.links
     if links.shape[0]:
         blocks += [sparse.hstack([links, zero((links.shape[0], 3 * width))]),

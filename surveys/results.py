@@ -20,6 +20,7 @@ from analysis.disclosure import Cell, Policy, Population, Release, count_text, r
 from analysis.statistics import RatioEstimate, ratio_interval, wilson_interval
 from config.settings import Settings
 from config.vocabulary import ETHNICITY_BROAD, broad_ethnic_group
+from core import release_store
 from surveys import services
 from surveys.definition import Question, SurveyDefinition
 from surveys.models import DEMOGRAPHIC_COLUMNS, Survey, SurveyWave
@@ -133,6 +134,16 @@ def wave_sizes(db: Session, *, survey: Survey, settings: Settings) -> dict[int, 
     return out
 
 
+def _kept(db: Session, settings: Settings, pop: Population, subject: str,
+          waves: Sequence[str]) -> None:
+    """Use (or decide and keep) the audited release of each wave: decided once per closed wave,
+    the same after a restart and on every server (`core.release_store`)."""
+    for wave in waves:
+        if WAVE in pop.dimensions and wave in pop.values(WAVE):
+            release_store.decide(db, settings, subject=subject, population=pop,
+                                 policy=policy(settings), wave=wave)
+
+
 @dataclass(frozen=True)
 class QuestionResult:
     question: Question
@@ -169,9 +180,11 @@ def question_results(
                                "wave closes.")
         fixed[WAVE] = wave_label or waves[-1].label
     questions = _questions(definition, question_ids)
+    waves = [fixed[WAVE]] if WAVE in fixed else [w.label for w in released_waves(survey)]
     out = []
     for q in questions:
         pop = population(db, survey=survey, question=q, settings=settings)
+        _kept(db, settings, pop, f"survey:{survey.id}:question:{q.id}", waves)
         out.append(QuestionResult(q, release(pop, by=list(by), where=fixed, policy=policy(
             settings), options=list(q.option_ids), favourable=list(q.favourable))))
     return out
@@ -285,6 +298,7 @@ def wres_indicators(db: Session, *, survey: Survey, settings: Settings,
         pop = _indicator_population(db, survey=survey, questions=grouped[number],
                                     settings=settings)
         answered = int(WAVE in pop.dimensions and wave in pop.values(WAVE))  # anyone at all
+        _kept(db, settings, pop, f"survey:{survey.id}:wres:{number}", [wave])
         table = release(pop, by=["ethnic_group"], where={WAVE: wave}, policy=policy(settings),
                         options=[YES, NO], favourable=[YES])
         white = _side(table.cell({"ethnic_group": "white"}), settings.min_cell_size, answered)
