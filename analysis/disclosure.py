@@ -869,6 +869,13 @@ class _Audit:
         return vector
 
     def solve(self, objective: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
+        """An integer population consistent with every figure, optimising ``objective``
+        (a witness need not be optimal: the linear relaxation's vertex is used when it happens
+        to be integer, which is most of the time for these tables, and is much faster)."""
+        relaxed = milp(objective, bounds=Bounds(0, self.upper), constraints=self.constraints,
+                       options={"time_limit": _SOLVER_SECONDS})
+        if relaxed.x is not None and np.abs(relaxed.x - np.round(relaxed.x)).max() < 1e-7:
+            return np.round(relaxed.x)
         result = milp(objective, integrality=np.ones(self.width), bounds=Bounds(0, self.upper),
                       constraints=self.constraints, options={"time_limit": _SOLVER_SECONDS})
         return None if result.x is None else np.round(result.x)
@@ -901,11 +908,17 @@ class _Audit:
                     break
                 left = still
         breached = []
-        for target in left:
-            if any(x is not None and self.cleared(target, x)
-                   for x in (self.solve(self.vector(target.group)), self.solve(-self.pressure(target)))):
-                continue
-            breached.append(target)
+        while left:  # one by one; each witness found may clear others still left
+            target = left.pop(0)
+            found = False
+            for objective in (self.vector(target.group), -self.pressure(target)):
+                x = self.solve(objective)
+                if x is not None and self.cleared(target, x):
+                    left = [t for t in left if not self.cleared(t, x)]
+                    found = True
+                    break
+            if not found:
+                breached.append(target)
         return breached
 
     def repair(self, target: _Target, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -1047,11 +1060,16 @@ def _weights(audit: _Audit, decision: _Decision, k: int) -> npt.NDArray[np.float
 
 
 def _protect(decision: _Decision, k: int, *, answers: bool) -> None:
-    """Repair every group the audit cannot clear, re-audit, until it clears them all."""
-    while True:
-        breached = _breaches(decision, k, answers=answers)
+    """Repair every group the audit cannot clear, re-audit, until it clears them all.
+
+    Repairs only coarsen or hide figures, which only widens what an attacker must consider, so
+    a group cleared once stays cleared: each round re-audits only the groups not yet cleared."""
+    targets, _ = _targets(decision.slice, k, answers)
+    while targets:
+        breached = _Audit(decision, k, answers).breaches(targets)
         if not breached:
             return
+        targets = breached
         audit = _Audit(decision, k, answers)
         weights = _weights(audit, decision, k)
         needed: dict[_Group, list[int]] = {}
