@@ -875,7 +875,8 @@ class _Audit:
         relaxed = milp(objective, bounds=Bounds(0, self.upper), constraints=self.constraints,
                        options={"time_limit": _SOLVER_SECONDS})
         if relaxed.x is not None and np.abs(relaxed.x - np.round(relaxed.x)).max() < 1e-7:
-            return np.round(relaxed.x)
+            vertex: npt.NDArray[np.float64] = np.round(relaxed.x)
+            return vertex
         result = milp(objective, integrality=np.ones(self.width), bounds=Bounds(0, self.upper),
                       constraints=self.constraints, options={"time_limit": _SOLVER_SECONDS})
         return None if result.x is None else np.round(result.x)
