@@ -431,7 +431,7 @@ class Population:
         groupings = []
         for _, source, pairs in policy.groupings:
             if source not in self._dimensions:
-                raise DisclosureError(f"unknown dimension {source!r} to group")
+                continue  # a population without it (e.g. wave sizes): nothing to group
             mapping = dict(pairs)
             d = self._dimensions.index(source)
             labels = [mapping.get(v, UNKNOWN) for v in self._values[d]]
@@ -1181,7 +1181,9 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
     one); its other conditions may be one on the hub (or a grouping of it) and one on any other
     dimension. ``options`` lists every possible answer in display order and must include every
     answer given; ``favourable`` (a subset) feeds ``favourable_pct``. A ``where`` value that is not
-    a category gives cells shown as "fewer than k". Raises DisclosureError for any invalid query.
+    a category gives cells shown as "fewer than k". A wave in which nobody answered at all gives
+    cells of 0 (the only zeros released: they say nothing about anyone). Raises DisclosureError
+    for any invalid query.
     """
     breakdown = tuple(by)
     fixed = dict(where)
@@ -1219,8 +1221,9 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
 
     def wave_cell(group: dict[str, str], wave: str | None) -> Cell:
         conditions = {**fixed, **group}
-        if wave_dim is not None and wave not in population.values(wave_dim):
-            return Cell(group, None, True, "below k", None, None, 0, k - 1)
+        if (wave not in population.values(wave_dim)) if wave_dim else not population.respondents:
+            # Nobody answered at all in this wave: saying so tells nothing about anyone.
+            return Cell(group, 0, False, None, dict.fromkeys(option_list, 0), None)
         decision = population.decision(policy, wave)
         cut = decision.slice
         hub: tuple[bool, ...] = (True,) * cut.hubs

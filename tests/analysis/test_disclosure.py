@@ -194,10 +194,12 @@ def test_records_and_counts_build_the_same_population() -> None:
     assert show(population, ["band"], {"wave": "w"}, policy) == show(same, ["band"], {"wave": "w"}, policy)
 
 
-def test_unknown_values_give_fewer_than_k() -> None:
+def test_unknown_values_give_fewer_than_k_and_an_empty_wave_no_answers() -> None:
     population = build({("w", "X", "5"): 20, ("w", "Y", "5"): 20}, DIMS)
-    table = show(population, ["band"], {"wave": "nope"}, Policy(k=11))
+    table = show(population, ["band"], {"wave": "w", "directorate": "nope"}, Policy(k=11))
     assert [(c.n, c.low, c.high) for c in table.cells] == [(None, 0, 10), (None, 0, 10)]
+    nobody = show(population, ["band"], {"wave": "nope"}, Policy(k=11))
+    assert [c.n for c in nobody.cells] == [0, 0]
 
 
 @pytest.mark.parametrize(

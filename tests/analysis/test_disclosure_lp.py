@@ -105,12 +105,12 @@ def test_attacker_breaks_the_policy_when_zeros_are_shown() -> None:
 
 def test_attacker_breaks_the_policy_without_the_count_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small groups as "fewer than k" and no other protection: margins and neighbours bound them."""
-    audit_answers_only = disclosure._breaches
+    audit = disclosure._Audit.breaches
 
-    def answers_only(decision: Any, k: int, *, answers: bool) -> list[Any]:
-        return [t for t in audit_answers_only(decision, k, answers=answers) if t.alike >= 0]
+    def answers_only(self: Any, targets: list[Any]) -> list[Any]:
+        return [t for t in audit(self, targets) if t.alike >= 0]
 
-    monkeypatch.setattr(disclosure, "_breaches", answers_only)
+    monkeypatch.setattr(disclosure._Audit, "breaches", answers_only)
     records = population(0)
     found = attack(records, released(records))
     assert {d.kind for d in found} & {"pinned", "bounded"}, [str(d) for d in found]
@@ -118,12 +118,12 @@ def test_attacker_breaks_the_policy_without_the_count_audit(monkeypatch: pytest.
 
 def test_attacker_breaks_the_policy_without_the_answer_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the alike group's own answers hidden: its margin minus its neighbours shows them."""
-    audit = disclosure._breaches
+    audit = disclosure._Audit.breaches
 
-    def counts_only(decision: Any, k: int, *, answers: bool) -> list[Any]:
-        return audit(decision, k, answers=False)
+    def counts_only(self: Any, targets: list[Any]) -> list[Any]:
+        return [] if self.answers else audit(self, targets)
 
-    monkeypatch.setattr(disclosure, "_breaches", counts_only)
+    monkeypatch.setattr(disclosure._Audit, "breaches", counts_only)
     records = population(0)
     found = attack(records, released(records))
     assert "same answer" in {d.kind for d in found}, [str(d) for d in found]
