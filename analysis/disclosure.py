@@ -23,10 +23,12 @@ A release is decided per wave (``policy.wave_dim``: a survey wave, a quarter of 
 wave is a population of its own and is decided once. Within a wave the groups that can be
 asked for are: everyone; one condition on any dimension; and one condition on the *hub*
 dimension (``policy.hub``, or a grouping of it, ``policy.groupings``) together with one
-condition on any other dimension. For surveys the hub is ethnicity (five ONS groups, with White
-/ Global majority as a grouping of it); for concerns it is the month within the quarter. Two
-conditions on non-hub dimensions (band by staff group), and filters on top of a two-way table,
-are not offered. Why:
+condition on any other dimension (or a grouping of one, ``policy.groupings``). For surveys the
+hub is ethnicity (five ONS groups, with White / Global majority as a grouping of it), so the
+directorate filter goes with an ethnic-group breakdown only; for concerns it is the month within
+the quarter; for workforce breakdowns the band (or WDES cluster, or pay quartile), with the
+broad and WRES ethnic groups as groupings of the detailed ethnicity. Two conditions on non-hub
+dimensions (band by staff group), and filters on top of a two-way table, are not offered. Why:
 
 - EDI analysis compares ethnic groups within each other characteristic (the Kline review's
   question); band by staff group adds little and is where the issue-9 attacker pinned a group
@@ -65,13 +67,22 @@ The audit
 ---------
 For one wave: unknowns are the people in each cell of every clique (hub value, value of one
 dimension, answer) and each hub cell, linked by equalities (each clique adds up to the hub
-cells); every released figure is ``low <= sum <= high``. The auditor must *prove* each small
+cells); every released figure is ``low <= sum <= high``; values with people only in other waves
+(a month of another quarter) are pinned at zero, and one-way counts everyone knows anyway
+(``policy.public``: pay quartiles are a quarter of the paid staff each) are exact and never
+coarsened. The auditor must *prove* each small
 group safe: it looks, with scipy's HiGHS integer solver (`milp`), for an integer population
 consistent with every released figure in which the group is empty or has at least k people
 (or, for a group that answered alike, is empty or has someone answering otherwise). One solve
 minimising the sum of all groups not yet cleared clears many at once; solves maximising them
-clear others; the rest are solved one by one. A group without such a witness is a breach and is
-protected (2 and 3 above). So what is released is proved safe against an integer-programming
+clear others; the rest are solved one by one. A witness is the linear relaxation's optimum when
+that vertex is integer (most of the time for these tables, and much faster), else the integer
+programme's. A group without such a witness is a breach and is protected (2 and 3 above), by
+the least-cost relaxation of the released figures that lets it be safe (an LP in which every
+figure may give at a cost, cheaper for large groups and for two-way cells than for margins);
+each figure that had to give is coarsened to the narrowest grid range holding the value needed.
+Protection only coarsens, so a group cleared once stays cleared and later rounds re-audit only
+the rest. So what is released is proved safe against an integer-programming
 attacker for every group of the space and every line minus a cell; the test attacker
 (``tests/analysis/attacker.py``) solves the whole cube independently and checks it.
 
@@ -91,6 +102,15 @@ Against the anchors:
 - Not releasing zeros: used (rule 1); it removes most exact pins by itself.
 - Coarsening categories before suppressing: used for ethnicity (19 ONS categories coarsened to
   5 groups; the 19 are almost all below k) and, per figure, as ranges.
+
+Versions
+--------
+A release is decided once per wave and kept (``core.release_store``; `Population.record`,
+`adopt`). When the data behind a published release changes (a late import, a guardian's theme
+correction, a re-imported workforce period), the new version is audited against the old one
+(`Population.audit_change`): an attacker holding both must not tie the changed records to a
+small group. Exception made on purpose: a wave in which nobody answered a question shows 0 ("no
+answers"), the only zero released; it describes nobody.
 
 What is not covered
 -------------------
@@ -148,6 +168,8 @@ class Policy:
     decided on its own. None, or a name the population lacks, means one wave.
     ``public``: dimensions whose one-way counts everyone knows anyway (pay quartiles are a
     quarter of the paid staff each): shown exactly, and the audit takes them as known.
+    ``counted``: every record has the same answer by construction (staff counted by band):
+    only counts are released and audited; the same-answer rule says nothing about a constant.
     """
 
     k: int = 11
@@ -155,6 +177,7 @@ class Policy:
     groupings: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
     wave_dim: str | None = "wave"
     public: frozenset[str] = frozenset()
+    counted: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 2:
@@ -404,7 +427,9 @@ class Population:
         codes = self._codes[keep]
         answers = self._answer_codes[keep]
         counts = self._counts[keep]
-        options = max(len(self._answers), 1)
+        # At least two answer columns: with one answer given, the other options (every question
+        # has two or more) are an answer nobody gave, which the audit must be able to consider.
+        options = max(len(self._answers), 2)
         hub_codes = codes[:, hub] if hub is not None else np.zeros(len(counts), dtype=np.int64)
         hub_card = len(self._values[hub]) if hub is not None else 1
         hub_table = np.bincount(hub_codes * options + answers, weights=counts,
@@ -449,7 +474,7 @@ class Population:
             cut = self._slice(policy, code)
             public = [-1 if policy.hub == name else cut.spokes.index(self._dimension_index(name))
                       for name in policy.public if name in self._dimensions]
-            found = self._decided[key] = _decide(cut, policy.k, public)
+            found = self._decided[key] = _decide(cut, policy.k, public, policy.counted)
         return found
 
     def record(self, policy: Policy, wave: str | None = None) -> dict[str, object]:
@@ -509,7 +534,10 @@ class Population:
         data changed) raises DisclosureError."""
         code = self._wave_code(policy, wave)
         decision = _Decision.from_state(self._slice(policy, code), state)
-        if _breaches(decision, policy.k, answers=True):
+        decision.public = frozenset(
+            -1 if policy.hub == name else decision.slice.spokes.index(self._dimension_index(name))
+            for name in policy.public if name in self._dimensions)
+        if _breaches(decision, policy.k, answers=not policy.counted):
             raise DisclosureError("the saved release no longer passes the audit")
         self._decided[(policy, code)] = decision
 
@@ -763,7 +791,7 @@ class _Decision:
         return decision
 
 
-def _initial(cut: _Slice, k: int, public: Collection[int] = ()) -> _Decision:
+def _initial(cut: _Slice, k: int, public: Collection[int] = (), counted: bool = False) -> _Decision:
     truth = cut.truth()
     level: dict[_Group, int] = {}
     answers: dict[_Group, bool] = {}
@@ -774,7 +802,7 @@ def _initial(cut: _Slice, k: int, public: Collection[int] = ()) -> _Decision:
         n = sum(per_answer)
         sizes[group] = n
         level[group] = _EXACT if n >= k or _is_public(group, public) else _SMALL
-        alike = n > 0 and max(per_answer) == n and cut.options > 1
+        alike = n > 0 and max(per_answer) == n and not counted
         answers[group] = n >= k and not alike
         if n < k:
             reason[group] = "below k"
@@ -1132,18 +1160,18 @@ def _nearest(decision: _Decision, target: _Target) -> _Group:
 
 
 def _is_public(group: _Group, public: Collection[int]) -> bool:
-    """A one-way group on a public dimension (-1: the hub) or everyone (the wave's size)."""
+    """A one-way group on a public dimension (-1: the hub)."""
     everyone = all(group.hub)
     if group.spoke < 0:
-        return everyone or (-1 in public and sum(group.hub) == 1)
+        return not everyone and -1 in public and sum(group.hub) == 1
     return everyone and group.spoke in public and sum(group.values) == 1
 
 
-def _decide(cut: _Slice, k: int, public: Collection[int] = ()) -> _Decision:
-    decision = _initial(cut, k, public)
+def _decide(cut: _Slice, k: int, public: Collection[int] = (), counted: bool = False) -> _Decision:
+    decision = _initial(cut, k, public, counted)
     decision.public = frozenset(public)
     _protect(decision, k, answers=False)
-    if cut.options > 1:  # with one possible answer everyone answers alike, and says nothing
+    if not counted:  # a constant answer: everyone answers alike, and it says nothing
         _protect(decision, k, answers=True)
     return decision
 

@@ -79,7 +79,8 @@ class _Question:
         # The first dimension (band, cluster, quartile) is the hub: every two-way table of the
         # workforce pages crosses it with one other dimension.
         self.policy = Policy(k=k, hub=dimensions[0] if len(dimensions) > 1 else None,
-                             groupings=groupings, wave_dim=None, public=public)
+                             groupings=groupings, wave_dim=None, public=public,
+                             counted=counted)
         self.counted = counted
         self._cells: dict[tuple[tuple[str, str], ...], Cell] = {}
         self._released: set[tuple[str, ...]] = set()

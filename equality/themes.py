@@ -57,7 +57,7 @@ from analysis.themes.engine import ThemeEngine
 from analysis.themes.redaction import redact
 from analysis.themes.taxonomy import Theme
 from config.settings import Settings
-from config.vocabulary import wres_group
+from config.vocabulary import broad_ethnic_group, wres_group
 from core.db import today as utc_today
 from core.encryption import DecryptionError
 from core.themes import engine as theme_engine
@@ -562,7 +562,7 @@ def _respondents(db: Session, waves: Sequence[SurveyWave], settings: Settings) -
             d = response.demographics
             person = _Respondent(
                 f"{wave.id}:{i}", wave.label,
-                (_value(results.ethnic_group(d.get("ethnicity"))),
+                (_value(broad_ethnic_group(d.get("ethnicity"))),
                  *(_value(d.get(c)) for c in results.BREAKDOWN_COLUMNS)), {}, set(), themed)
             for comment in themed:
                 for theme in comment.themes:
@@ -618,15 +618,22 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
     policy = results.policy(settings)
     names = Labels(definition, tuple(labels))
     columns: tuple[Column, ...] = ()
+    grouped = dict(results.ETHNIC_GROUPING[2])  # ethnic_group is a grouping of ethnicity
+
+    def value_of(values: tuple[str, ...], dim: str) -> str:
+        if dim == "ethnic_group":
+            broad = values[0]
+            return UNKNOWN if broad == UNKNOWN else grouped.get(broad, UNKNOWN)
+        return values[results.DIMENSIONS.index(dim) - 1]
+
     if by:
-        present = {v for p in populations.values() for v in p.values(by)}
+        present = {value_of(p.values, by) for p in respondents}
         columns = tuple(Column(v, names.value(by, v)) for v in names.order(by, present))
 
     commenters = _population(Counter(((p.wave, *p.values), "commented") for p in respondents),
                              results.DIMENSIONS)
     commented = _cells(commenters, where={results.WAVE: chosen}, by=by, columns=columns,
                        policy=policy, options=["commented"])
-    position = [results.DIMENSIONS.index(d) - 1 for d in offered]
     in_wave = [p for p in respondents if p.wave == chosen]
     sections = []
     for theme in themes:
@@ -636,7 +643,7 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         trend = tuple(PeriodRow(w, w, _cells(population, where={results.WAVE: w}, by=by,
                                              columns=columns, policy=policy, options=options))
                       for w in labels)
-        members = [(p.key, tuple(p.values[i] for i in position))
+        members = [(p.key, tuple(value_of(p.values, d) for d in offered))
                    for p in in_wave if theme.id in p.mentioned]
         eligible = _eligible(members, settings.comment_threshold)
         quoted = [c for p in in_wave if p.key in eligible for c in p.comments]

@@ -102,6 +102,15 @@ def test_everyone_giving_one_answer_hides_the_answers_not_n() -> None:
     assert "same answer" not in why_text(a, 11)  # saying why would tell
 
 
+def test_everyone_in_the_population_giving_one_answer_hides_it_too() -> None:
+    """The only answer anyone gave is still an answer all gave: its count is not shown."""
+    population = Population.from_counts([("w", "A", "5", "agree", 30)], DIMS)
+    total = show(population, [], {"wave": "w"}, Policy(k=11)).cell({})
+    assert (total.n, total.counts) == (30, None)
+    counted = show(population, [], {"wave": "w"}, Policy(k=11, counted=True)).cell({})
+    assert counted.counts == {**dict.fromkeys(OPTIONS, 0), "agree": 30}  # a constant: no news
+
+
 def test_answers_that_would_show_a_group_answered_alike_are_hidden() -> None:
     """A is all "agree"; B and the total shown with their answers would give A's away."""
     rows = [("w", "A", "5", "agree", 20), *mixed(("w", "B", "5"), 30)]
