@@ -99,7 +99,9 @@ def k_only(atoms: list[tuple[object, ...]], k: int) -> dict[tuple[object, ...], 
     for row in atoms:
         values, count = row[1:-2], int(row[-1])  # type: ignore[call-overload]
         eth = values[hub] or "unknown"
-        hubs = [("ethnicity", eth), ("ethnic_group", grouping.get(str(eth), "unknown")), None]
+        hubs: list[tuple[str, object] | None] = [("ethnicity", eth), None]
+        if grouping.get(str(eth)) == "global-majority":  # White and unknown are ethnicity values
+            hubs.append(("ethnic_group", "global-majority"))
         for h in hubs:
             spokes = [(name, values[j] or "unknown") for j, name in enumerate(names) if j != hub]
             for spoke in (None, *spokes):
@@ -142,9 +144,9 @@ def main() -> None:
         k_only_shown = sum(1 for _, shown in truth.values() if shown)
         kept = (len(exact) + answers_kept) / (2 * len(big)) if big else 1.0
         print(f"\n{n:,} responses: {len(levels):,} groups in the query space "
-              f"({len(truth):,} counted by the k-only baseline), {len(big):,} of {args.k} or more")
+              f"({len(truth):,} of them non-empty), {len(big):,} of {args.k} or more")
         print(f"  k-only release:   {baseline * 1000:9.1f} ms   shows {k_only_shown:,} groups "
-              "with their answers; every group below k hidden, zeros shown")
+              "exactly with their answers; every group below k hidden, zeros shown")
         print(f"  audited release:  {seconds * 1000:9.1f} ms   ratio audited / k-only "
               f"{seconds / baseline:,.0f}x")
         print(f"  of the figures k-only shows, audited still shows exactly: {kept:.1%} "
