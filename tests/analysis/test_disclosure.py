@@ -275,3 +275,23 @@ def test_a_correction_cannot_be_tied_to_a_small_group() -> None:
     # A version with no change needs nothing more.
     same = build({("w", "X", "5"): 40, ("w", "Y", "5"): 40, ("w", "Z", "5"): 40}, DIMS)
     assert same.audit_change(policy, "w", previous) == 0
+
+
+def test_a_not_known_group_answering_alike_does_not_hide_global_majority() -> None:
+    """WRES 8 (issue 12): 21 people of unknown ethnicity all answered "yes"; White and Global
+    majority are still shown with their answers, and the not-known group's answers cannot be
+    worked out as total - White - Global majority."""
+    dims = ["wave", "ethnicity"]
+    rows = [("w", "white", "yes", 30), ("w", "white", "no", 70), ("w", "asian", "yes", 20),
+            ("w", "asian", "no", 25), ("w", "black", "yes", 10), ("w", "black", "no", 15),
+            ("w", None, "yes", 21)]
+    population = Population.from_counts(rows, dims, {"ethnicity": ["asian", "black", "white"]})
+    policy = Policy(k=11, hub="ethnicity", groupings=(ETHNIC,))
+    table = release(population, by=["ethnic_group"], where={"wave": "w"}, policy=policy,
+                    options=["yes", "no"], favourable=["yes"])
+    white, majority = table.cell({"ethnic_group": "white"}), table.cell(
+        {"ethnic_group": "global-majority"})
+    assert white.counts == {"yes": 30, "no": 70}
+    assert majority.counts == {"yes": 30, "no": 40}
+    unknown, total = table.cell({"ethnic_group": "unknown"}), table.cell({})
+    assert unknown.counts is None and total.counts is None
