@@ -477,6 +477,10 @@ class Population:
             found = self._decided[key] = _decide(cut, policy.k, public, policy.counted)
         return found
 
+    def decided(self, policy: Policy, wave: str | None = None) -> bool:
+        """Whether this wave's release is already decided (or adopted) in this population."""
+        return (policy, self._wave_code(policy, wave)) in self._decided
+
     def record(self, policy: Policy, wave: str | None = None) -> dict[str, object]:
         """What a store keeps of one wave's release (sealed: it holds the true counts): the
         decision (`adopt`), every released figure, and the counts it was made from, so that a

@@ -57,6 +57,8 @@ def decide(db: Session, settings: Settings, *, subject: str, population: Populat
     fingerprint = mac(key, "data", population.fingerprint(policy, wave)).hex()
     latest = db.scalars(select(ReleaseDecision).where(ReleaseDecision.subject == subject_id)
                         .order_by(ReleaseDecision.version.desc()).limit(1)).first()
+    if latest is not None and latest.fingerprint == fingerprint and population.decided(policy, wave):
+        return latest.version  # this process made or adopted it already (populations are cached)
     previous = None
     if latest is not None:
         try:
