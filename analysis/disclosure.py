@@ -1231,10 +1231,12 @@ def release(population: Population, *, by: Sequence[str], where: Mapping[str, st
     others = [n for n in names if n != wave_dim]
     hub_like = [n for n in others if _is_hub_like(policy, n)]
     if len(hub_like) > 1 or len(others) - len(hub_like) > 1:
-        hub = policy.hub or "nothing"
+        if policy.hub is None:
+            raise DisclosureError("only one thing at a time can be shown here: a table of two "
+                                  "things could give away small groups")
         raise DisclosureError(
-            f"two things at once can be shown only when one of them is {hub}: a table of two "
-            "other things could give away small groups")
+            f"two things at once can be shown only when one of them is {policy.hub}: a table of "
+            "two other things could give away small groups")
     option_list = list(options)
     if len(set(option_list)) != len(option_list) or not set(population.answers) <= set(option_list):
         raise DisclosureError("options must be distinct and include every answer given")
