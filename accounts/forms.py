@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -14,6 +14,10 @@ class LoginForm(FlaskForm):
                                                      Length(max=1000)])
     code = StringField("Code from your authenticator app", validators=[
         DataRequired("Enter the 6-digit code from your authenticator app."), Length(max=12)])
+    # Where to go after signing in (a staff page, with its query string), and what was typed
+    # on a form sent after the session had ended (JSON of its fields), to be offered again.
+    next = HiddenField(validators=[Optional(), Length(max=2000)])
+    kept = HiddenField(validators=[Optional(), Length(max=60_000)])
 
 
 class LogoutForm(FlaskForm):

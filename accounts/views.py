@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -47,9 +48,13 @@ def require_role(*roles: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             identity = g.get("identity")
             if identity is None:
-                # request.path lacks the /staff mount point: next must be the full path.
-                return redirect(url_for("accounts.login",
-                                        next=request.script_root + request.path))
+                # request.path lacks the /staff mount point: next must be the full path, and
+                # keeps its query string (an inbox's filters, a results query).
+                here = request.script_root + request.full_path.rstrip("?")
+                if request.method == "POST" and _typed(request.form):
+                    return _login_page(LoginForm(formdata=None, next=here,
+                                                 kept=json.dumps(_typed(request.form))), 401)
+                return redirect(url_for("accounts.login", next=here))
             if identity.user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -63,7 +68,8 @@ def _layout() -> dict[str, object]:
     links: list[tuple[str, str]] = []
     if identity is not None and identity.user.is_guardian:
         links = [(url_for("guardian.inbox"), "Cases"), (url_for("guardian.export"), "NGO return"),
-                 (url_for("guardian.retrain"), "Themes"), (url_for("guardian.audit_log"), "Audit log"),
+                 (url_for("guardian.themes_overview"), "Themes"),
+                 (url_for("guardian.audit_log"), "Audit log"),
                  (url_for("accounts.account"), "Account")]
     elif identity is not None and identity.user.role == "edi":
         links = [(url_for("edi.index"), "Surveys"), (url_for("edi_themes.summary"), "Themes"),
@@ -85,9 +91,39 @@ def home() -> Any:
     return redirect(url_for(home_of.get(identity.user.role, "guardian.inbox")))
 
 
+def _typed(form: Any) -> dict[str, str | list[str]]:
+    """What a form sent after the session ended carried (not its CSRF token, never files)."""
+    return {name: (values if len(values) > 1 else values[0])
+            for name, values in form.lists() if name != "csrf_token" and any(values)}
+
+
+def _safe_next(value: str | None) -> str | None:
+    """``next`` only ever leads to a page of this staff app."""
+    root = request.script_root + "/"
+    if value and value.startswith(root) and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+def _kept(form: LoginForm) -> dict[str, Any]:
+    try:
+        kept = json.loads(form.kept.data or "{}")
+    except ValueError:
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def _login_page(form: LoginForm, status: int) -> Any:
+    form.password.data = ""
+    form.code.data = ""
+    return render_template("accounts/login.html", form=form, kept=_kept(form)), status
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
+    if not form.is_submitted():
+        form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
         try:
@@ -109,12 +145,18 @@ def login() -> Any:
             db().commit()
             session.clear()
             session["token"] = token
-            return redirect(url_for("accounts.home"))
+            target = _safe_next(form.next.data)
+            kept = _kept(form)
+            if target and kept:
+                # Not sent again on its own: shown, with a fresh form, to check and send. (The
+                # request's cached CSRF token belongs to the session just cleared.)
+                g.pop("csrf_token", None)
+                return render_template("accounts/kept.html", action=target, kept=kept,
+                                       form=LogoutForm())
+            return redirect(target or url_for("accounts.home"))
     elif form.is_submitted():
         status = 400
-    form.password.data = ""
-    form.code.data = ""
-    return render_template("accounts/login.html", form=form), status
+    return _login_page(form, status)
 
 
 @bp.route("/account", methods=["GET", "POST"])

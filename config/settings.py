@@ -62,6 +62,11 @@ class Organisation:
     concern_kinds: tuple[tuple[str, str], ...]
     professional_groups: tuple[tuple[str, str], ...]
     directorates: tuple[tuple[str, str], ...] = ()
+    # (name, a sentence about them) for each guardian, shown on the start page: no photos.
+    guardians: tuple[tuple[str, str], ...] = ()
+    # (heading, text) for the start page's "Need help now?" list: 999, incident reporting,
+    # wellbeing and employee assistance, independent advice. Trusts write their own numbers.
+    urgent_help: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_toml(cls, path: Path) -> Organisation:
@@ -70,12 +75,14 @@ class Organisation:
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise SettingsError(f"cannot read organisation file {path}: {e}") from e
 
-        def pairs(key: str) -> tuple[tuple[str, str], ...]:
+        def pairs(key: str, first: str = "id", second: str = "label") -> (
+                tuple[tuple[str, str], ...]):
             items = data.get(key, [])
             try:
-                return tuple((str(i["id"]), str(i["label"])) for i in items)
+                return tuple((str(i[first]), str(i[second])) for i in items)
             except (KeyError, TypeError) as e:
-                raise SettingsError(f"{path}: every entry of {key} needs an id and a label") from e
+                raise SettingsError(
+                    f"{path}: every entry of {key} needs a {first} and a {second}") from e
 
         return cls(
             name=str(data.get("name", "Your trust")),
@@ -83,6 +90,8 @@ class Organisation:
             concern_kinds=pairs("concern_kinds"),
             professional_groups=pairs("professional_groups"),
             directorates=pairs("directorates"),
+            guardians=pairs("guardians", "name", "about"),
+            urgent_help=pairs("urgent_help", "heading", "text"),
         )
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -42,10 +43,22 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
-    from core.migrate import upgrade
+    from flask import current_app
 
+    from core.migrate import current_revision, upgrade
+
+    # In development the app has just brought the schema up to date: report from before that.
+    before = current_app.extensions.get("speakup.schema_before",
+                                        current_revision(database().engine))
     revision = upgrade(database().engine, settings())
-    click.echo(f"Database schema is at the latest version ({revision}).")
+    if before is None:
+        click.echo(f"Created a new database at schema version {revision} (the latest).")
+    elif before != revision:
+        click.echo(f"Upgraded the database schema from version {before} to {revision} "
+                   "(the latest).")
+    else:
+        click.echo(f"The database schema was already at the latest version ({revision}): "
+                   "nothing to change.")
 
 
 # --- staff accounts ------------------------------------------------------------------------
@@ -364,10 +377,16 @@ def demo_seed() -> None:
     _print_demo_login()
 
 
+def _demo_kept() -> dict[str, Any]:
+    kept = json.loads(_demo_file().read_text())
+    # Demos seeded by older versions kept the guardian's login alone, or the list of logins.
+    if isinstance(kept, list):
+        return {"logins": kept}
+    return kept if "logins" in kept else {"logins": [{"role": "guardian", **kept}]}
+
+
 def _demo_logins() -> list[dict[str, str]]:
-    logins = json.loads(_demo_file().read_text())
-    # A demo seeded by an older version kept the guardian's login alone.
-    return [{"role": "guardian", **logins}] if isinstance(logins, dict) else list(logins)
+    return list(_demo_kept()["logins"])
 
 
 def _print_demo_login() -> None:
@@ -385,6 +404,15 @@ def _print_demo_login() -> None:
         click.echo(f"  TOTP secret (add to an authenticator app): {login['totp_secret']}")
         click.echo(f"  code right now: {pyotp.TOTP(login['totp_secret']).now()}"
                    "   (new code: make code)")
+    kept = _demo_kept()
+    if kept.get("survey_link"):
+        click.echo(f"Equality pulse survey, open to answer: http://127.0.0.1:{port}"
+                   f"{kept['survey_link']}")
+    if kept.get("receipt"):
+        click.echo(f"A reporter's receipt (a sample concern with a guardian's reply): "
+                   f"{kept['receipt']}")
+        click.echo(f"  enter it at http://127.0.0.1:{port}/return   (demo only: real receipts "
+                   "are never stored)")
     click.echo("")
 
 
@@ -429,9 +457,11 @@ def _make_app() -> Flask:
             "SPEAKUP_ENV=development (as make does).") from e
     if os.environ.get("SPEAKUP_ENV") == "development":
         # Development databases follow the code: no separate migrate step to forget.
-        from core.migrate import upgrade
+        from core.migrate import current_revision, upgrade
 
-        upgrade(app.extensions["speakup.database"].engine, app.extensions["speakup.settings"])
+        engine = app.extensions["speakup.database"].engine
+        app.extensions["speakup.schema_before"] = current_revision(engine)
+        upgrade(engine, app.extensions["speakup.settings"])
     return app
 
 

@@ -1,6 +1,12 @@
 """The demo organisation `make run` seeds: two guardians, an EDI lead, three sample concerns
 and 400 made-up earlier ones (12 with reviewed themes), and the equality pulse survey with two
-past waves of synthetic answers and one open wave."""
+past waves of synthetic answers and one open wave.
+
+The cases are in a believable state for trying every filter and workflow: most older ones
+replied to and closed (with a closing message), others in progress or acknowledged, some
+assigned to the demo guardian, a few new and overdue, and one sample concern with a guardian
+reply and an unread answer from the reporter, whose receipt is printed (development only: a
+real receipt is never stored), so a newcomer can try the reporter's return journey at once."""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ import io
 import random
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,11 +88,13 @@ REVIEWED = 12
 
 
 def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
-    list[dict[str, str]] | None
+    dict[str, Any] | None
 ):
     """Create the demo staff, sample concerns and survey unless they exist.
 
-    Returns the new demo logins (to be kept by the caller), or None when they already existed.
+    Returns what to keep for printing (by the caller, in the instance folder): the demo logins,
+    the receipt of the sample concern with a reply, and the path of the survey's open link. None
+    when the demo already existed.
     """
     if db.scalar(select(StaffUser.id).where(StaffUser.email == DEMO_EMAIL)) is not None \
             and existing is not None:
@@ -100,22 +109,93 @@ def seed(db: Session, *, settings: Settings, existing: Path | None) -> (
     accounts.create_staff(db, name="Second Guardian", email="second@demo.speakup.invalid",
                           password=secrets.token_urlsafe(16), role="guardian",
                           settings=settings, actor="demo")
-    for kind, site, days_ago, text in SAMPLES:
-        services.submit_concern(
-            db, draft=services.ConcernDraft(text=text, kind=kind, site=site,
-                                            identity_mode="anonymous"),
-            form_token=secrets.token_urlsafe(24), settings=settings,
-            on=today() - timedelta(days=days_ago),
-        )
-    _seed_earlier_concerns(db, settings=settings, reviewer=accounts.StaffIdentity(
-        new.user, new.private_key, "demo"))
-    _seed_survey(db, settings=settings)
-    return [
+    guardian = accounts.StaffIdentity(new.user, new.private_key, "demo")
+    sent = [services.submit_concern(
+        db, draft=services.ConcernDraft(text=text, kind=kind, site=site,
+                                        identity_mode="anonymous"),
+        form_token=secrets.token_urlsafe(24), settings=settings,
+        on=today() - timedelta(days=days_ago),
+    ) for kind, site, days_ago, text in SAMPLES]
+    receipt = _sample_conversation(db, settings=settings, guardian=guardian, sent=sent)
+    _seed_earlier_concerns(db, settings=settings, reviewer=guardian)
+    link = _seed_survey(db, settings=settings)
+    return {"logins": [
         {"role": "guardian", "email": DEMO_EMAIL, "password": password,
          "totp_secret": new.totp_secret},
         {"role": "edi", "email": EDI_EMAIL, "password": edi_password,
          "totp_secret": edi.totp_secret},
-    ]
+    ], "receipt": receipt, "survey_link": f"/survey/link/{link}"}
+
+
+def _sample_conversation(db: Session, *, settings: Settings, guardian: accounts.StaffIdentity,
+                         sent: list[services.Submission]) -> str:
+    """The first sample: replied to, in progress, assigned, and answered by the reporter (an
+    unread message in the inbox); the second acknowledged; the third new. Returns the first
+    one's receipt."""
+    first, second = sent[0], sent[1]
+    if not (first.ref and first.receipt and second.ref):
+        raise RuntimeError("the demo's sample concerns were not stored")
+    days_ago = SAMPLES[0][2]
+    services.reply_to_reporter(
+        db, identity=guardian, ref=first.ref, on=today() - timedelta(days=days_ago - 3),
+        text="Thank you for raising this. I have started looking into how the band 7 post was "
+             "filled. Do you know whether it was advertised at all, even internally?")
+    services.assign(db, identity=guardian, ref=first.ref, assignee_id=guardian.user.id,
+                    settings=settings)
+    services.change_status(db, identity=guardian, ref=first.ref, status="in-progress",
+                           on=today() - timedelta(days=days_ago - 3))
+    access = services.open_with_receipt(db, receipt=first.receipt, settings=settings)
+    services.add_reporter_message(
+        db, access=access, on=today() - timedelta(days=5),
+        text="It was never advertised. She started acting up in March and was made permanent "
+             "in June without an interview.")
+    services.reply_to_reporter(
+        db, identity=guardian, ref=second.ref, on=today() - timedelta(days=SAMPLES[1][2] - 2),
+        text="Thank you for telling us. You are right to raise this. I will speak to the ward "
+             "manager's line manager this week and come back to you here.")
+    return first.receipt
+
+
+def _workflow(db: Session, *, settings: Settings, guardian: accounts.StaffIdentity, ref: str,
+              received: date, rng: random.Random) -> None:
+    """Move a made-up case on as a guardian would have: mostly replied to and closed if older,
+    in progress or acknowledged if recent, some still new (and overdue)."""
+    age = (today() - received).days
+    weights = (3, 10, 17, 70) if age > 60 else (10, 25, 35, 30)
+    outcome = rng.choices(("new", "acknowledged", "in-progress", "closed"), weights)[0]
+    if outcome == "new":
+        return
+    replied = received + timedelta(days=rng.randint(1, 6))
+    services.reply_to_reporter(
+        db, identity=guardian, ref=ref, on=min(replied, today()),
+        text=rng.choice(DEMO_REPLIES))
+    if rng.random() < 0.4:
+        services.assign(db, identity=guardian, ref=ref, assignee_id=guardian.user.id,
+                        settings=settings)
+    if outcome == "acknowledged":
+        return
+    services.change_status(db, identity=guardian, ref=ref, status="in-progress",
+                           on=min(replied, today()))
+    if outcome == "closed":
+        closed = min(replied + timedelta(days=rng.randint(14, 80)), today())
+        services.reply_to_reporter(db, identity=guardian, ref=ref, on=closed,
+                                   text=rng.choice(DEMO_CLOSINGS))
+        services.change_status(db, identity=guardian, ref=ref, status="closed", on=closed)
+
+
+DEMO_REPLIES = (
+    "Thank you for raising this. I am looking into it and will update you here.",
+    "Thank you for speaking up. Can you tell me roughly when this started?",
+    "I have read your concern and raised it with the service lead. I will come back to you.",
+)
+DEMO_CLOSINGS = (
+    "The ward has agreed to advertise every acting-up post from now on. Thank you for raising "
+    "it. I am closing the case; you can raise a new concern at any time.",
+    "The manager has been spoken to and the team will have a facilitated meeting. I am closing "
+    "the case now. Thank you for speaking up.",
+    "Staffing on nights has been reviewed and a second nurse added. Thank you: I am closing "
+    "the case.",
+)
 
 
 def _seed_earlier_concerns(db: Session, *, settings: Settings,
@@ -135,6 +215,7 @@ def _seed_earlier_concerns(db: Session, *, settings: Settings,
     ethnicities = ["white-british", "white-british", "white-other", "asian-indian", "black-african",
                    "asian-pakistani", "black-caribbean", None]
     refs: list[str] = []
+    received: list[date] = []
     for i in range(EARLIER_COUNT):
         kind, text = rng.choices(EARLIER, EARLIER_WEIGHTS)[0]
         start, end = (last_quarter, this_quarter) if i % 4 else (before_that, last_quarter)
@@ -144,14 +225,18 @@ def _seed_earlier_concerns(db: Session, *, settings: Settings,
                 identity_mode="anonymous", professional_group=rng.choice(groups),
                 ethnicity=rng.choice(ethnicities), quote_consent=rng.random() < 0.5),
             form_token=secrets.token_urlsafe(24), settings=made_up,
-            on=start + timedelta(days=rng.randrange((end - start).days)))
+            on=(on := start + timedelta(days=rng.randrange((end - start).days))))
         assert submitted.ref is not None  # noqa: S101 - a new submission has a reference
         refs.append(submitted.ref)
+        received.append(on)
     for ref in refs[:REVIEWED]:
         _concern, _key, case = services.granted_case(db, identity=reviewer, ref=ref)
         for row in case.themes:
             concern_themes.review_theme(db, identity=reviewer, ref=ref, theme_id=row.theme_id,
                                         decision="confirmed", settings=settings)
+    flow = random.Random(1207)  # noqa: S311 - made-up demo workflow, not secrets
+    for ref, on in zip(refs, received, strict=True):
+        _workflow(db, settings=settings, guardian=reviewer, ref=ref, received=on, rng=flow)
     db.flush()
 
 
@@ -203,7 +288,9 @@ def _synthetic_answers(rng: random.Random, wave: str, count: int) -> list[dict[s
     return rows
 
 
-def _seed_survey(db: Session, *, settings: Settings) -> None:
+def _seed_survey(db: Session, *, settings: Settings) -> str:
+    """The equality pulse with two imported past waves and an open one; returns the open
+    wave's link token."""
     survey = surveys.save_survey(db, definition_text=definitions.template_text("equality-pulse"),
                                  settings=settings, actor="demo")
     rng = random.Random(2026)  # noqa: S311 - made-up demo answers, not secrets
@@ -214,4 +301,7 @@ def _seed_survey(db: Session, *, settings: Settings) -> None:
     writer.writerows(rows)
     surveys.import_responses(db, survey=survey, csv_text=out.getvalue(), wave_label="Imported",
                              settings=settings, actor="demo")
-    surveys.open_wave(db, wave_=surveys.wave(db, survey, "Now"), open_link=True, actor="demo")
+    opened = surveys.open_wave(db, wave_=surveys.wave(db, survey, "Now"), open_link=True,
+                               actor="demo")
+    assert opened.open_link is not None  # noqa: S101 - opened with a link
+    return opened.open_link

@@ -69,7 +69,16 @@ def _security_headers(response: Any) -> Any:
 
 def _error_page(error: HTTPException) -> tuple[str, int]:
     code = error.code or 500
-    return render_template("errors.html", code=code, description=_ERROR_TEXT.get(code)), code
+    description = _ERROR_TEXT.get(code)
+    if code == 413:
+        cfg = settings()
+        description = (f"Everything sent at once can be at most {cfg.max_attachments} files of "
+                       f"up to {cfg.max_attachment_bytes // (1024 * 1024)} MB each. "
+                       f"{description}")
+    # "Go back" goes back to the form that was sent (the browser keeps what was typed there).
+    back = request.path if code == 413 and request.method == "POST" else None
+    return render_template("errors.html", code=code, description=description,
+                           back_url=back), code
 
 
 _ERROR_TEXT = {

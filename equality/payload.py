@@ -24,7 +24,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from analysis.disclosure import Cell, Policy, Population, release
@@ -36,7 +36,6 @@ from analysis.workforce.indicators import (
     Share,
 )
 from analysis.workforce.paygap import COMPARISONS, QUARTILES, PayGap, quartile_sizes, rank
-from analysis.workforce.records import Application, StaffRecord
 from analysis.workforce.report import WorkforceReport
 from analysis.workforce.vocabulary import (
     ADVERTISED_ROUTES,
@@ -71,11 +70,14 @@ class _Question:
     records are only counted, e.g. staff by band and ethnic group), so only a hidden count
     hides a figure (the same-answer rule says nothing about a constant)."""
 
-    def __init__(self, records: Iterable[tuple[Group, str]], dimensions: Sequence[str], k: int,
+    def __init__(self, tally: Mapping[tuple[str, ...], int], dimensions: Sequence[str], k: int,
                  *, counted: bool = False,
                  groupings: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (),
                  public: frozenset[str] = frozenset()) -> None:
-        self.population = Population.from_records(records, dimensions)
+        # ``tally``: how many records have each (value of each dimension..., answer), as a SQL
+        # GROUP BY gives them (counting tuples first is far cheaper than a dict per record).
+        self.population = Population.from_counts([(*key, n) for key, n in tally.items()],
+                                                  dimensions)
         # The first dimension (band, cluster, quartile) is the hub: every two-way table of the
         # workforce pages crosses it with one other dimension.
         self.policy = Policy(k=k, hub=dimensions[0] if len(dimensions) > 1 else None,
@@ -110,17 +112,9 @@ class _Question:
         return None
 
 
-def _outcome(a: Application) -> str:
-    return f"s{a.shortlisted:d}i{a.interviewed:d}a{a.appointed:d}"
-
-
-_FUNNEL_DIMENSIONS: dict[str, Callable[[Application], str]] = {
-    "ethnicity": lambda a: a.ethnicity,
-    "disability": lambda a: disability_group(a.disability),
-    "sex": lambda a: a.sex,
-}
-# The WRES and broad ethnic groups are groupings of the detailed ethnicity, so disclosure
-# control knows they add up (a broad group is the sum of its detailed groups).
+# The funnel's breakdowns are those of `analysis.workforce.recruitment.DIMENSIONS`; the WRES
+# and broad ethnic groups are groupings of the detailed ethnicity, so disclosure control knows
+# they add up (a broad group is the sum of its detailed groups).
 _ETHNIC_CODES = (*ETHNICITIES, NOT_STATED)
 _FUNNEL_GROUPINGS = (
     ("wres_group", "ethnicity", tuple((c, wres_group(c)) for c in _ETHNIC_CODES)),
@@ -140,61 +134,75 @@ class _Disclosed:
         staff = report.data.staff
         applications = report.data.applications
 
-        def clinical(s: StaffRecord) -> str:
-            return "yes" if s.clinical else "no"
+        def yes_no(flag: bool) -> str:
+            return "yes" if flag else "no"
 
         # Staff counted by band (or cluster), clinical or not, and whether in the group a share
         # counts (BME; Disabled): WRES 1 and WDES 1 show a band's headcount and that group's
         # count, so those two cells and their difference must be safe. Released two
         # dimensions at a time (a band's split, or a band's clinical split).
-        def yes_no(flag: bool) -> str:
-            return "yes" if flag else "no"
-
-        self.wres1 = _Question(
-            (({"band": s.band, "clinical": clinical(s),
-               "bme": yes_no(wres_group(s.ethnicity) == GLOBAL_MAJORITY)}, "staff")
-             for s in staff), ("band", "clinical", "bme"), k, counted=True)
-        self.wdes1 = _Question(
-            (({"cluster": wdes_cluster(s.band), "clinical": clinical(s),
-               "disabled": yes_no(disability_group(s.disability) == DISABLED)}, "staff")
-             for s in staff), ("cluster", "clinical", "disabled"), k, counted=True)
+        people = Counter((s.band, s.clinical, s.ethnicity, s.disability) for s in staff)
+        wres1: Counter[tuple[str, ...]] = Counter()
+        wdes1: Counter[tuple[str, ...]] = Counter()
+        declared = {"ethnicity": Counter[tuple[str, ...]](),
+                    "disability": Counter[tuple[str, ...]]()}
+        for (band, clinical, ethnicity, disability), n in people.items():
+            wres1[band, yes_no(clinical), yes_no(wres_group(ethnicity) == GLOBAL_MAJORITY),
+                  "staff"] += n
+            wdes1[wdes_cluster(band), yes_no(clinical),
+                  yes_no(disability_group(disability) == DISABLED), "staff"] += n
+            declared["ethnicity"][band, yes_no(ethnicity != NOT_STATED), "staff"] += n
+            declared["disability"][band, yes_no(disability != NOT_STATED), "staff"] += n
+        self.wres1 = _Question(wres1, ("band", "clinical", "bme"), k, counted=True)
+        self.wdes1 = _Question(wdes1, ("cluster", "clinical", "disabled"), k, counted=True)
         # Declaration rates by band: a band's headcount and how many stated each.
-        self.declared = {c: _Question(
-            (({"band": s.band, "stated": yes_no(getattr(s, c) != NOT_STATED)}, "staff")
-             for s in staff), ("band", "stated"), k, counted=True)
-            for c in ("ethnicity", "disability")}
-        shortlisted = [a for a in applications if a.shortlisted]
-        appointed = {True: "appointed", False: "not appointed"}
-        self.wres2 = _Question(
-            (({"band": a.band, "group": wres_group(a.ethnicity)}, appointed[a.appointed])
-             for a in shortlisted), ("band", "group"), k)
-        self.wdes2 = _Question(
-            (({"band": a.band, "group": disability_group(a.disability)}, appointed[a.appointed])
-             for a in shortlisted), ("band", "group"), k)
-        advertised = [a for a in applications if a.route in ADVERTISED_ROUTES]
-        self.funnel = _Question(
-            (({"band": a.band, **{d: f(a) for d, f in _FUNNEL_DIMENSIONS.items()}}, _outcome(a))
-             for a in advertised), ("band", *_FUNNEL_DIMENSIONS), k, groupings=_FUNNEL_GROUPINGS)
-        self.routes = _Question(
-            (({"band": a.band, "wres_group": wres_group(a.ethnicity)}, a.route)
-             for a in applications if a.appointed), ("band", "wres_group"), k)
+        self.declared = {c: _Question(t, ("band", "stated"), k, counted=True)
+                         for c, t in declared.items()}
+        # Applications: identical ones counted once, then their groups worked out.
+        kinds = Counter((a.band, a.ethnicity, a.disability, a.sex, a.route, a.shortlisted,
+                         a.interviewed, a.appointed) for a in applications)
+        outcome = {True: "appointed", False: "not appointed"}
+        wres2: Counter[tuple[str, ...]] = Counter()
+        wdes2: Counter[tuple[str, ...]] = Counter()
+        funnel: Counter[tuple[str, ...]] = Counter()
+        routes: Counter[tuple[str, ...]] = Counter()
+        for (band, ethnicity, disability, sex, route, shortlisted, interviewed,
+             appointed), n in kinds.items():
+            if shortlisted:
+                wres2[band, wres_group(ethnicity), outcome[appointed]] += n
+                wdes2[band, disability_group(disability), outcome[appointed]] += n
+            if route in ADVERTISED_ROUTES:
+                funnel[band, ethnicity, disability_group(disability), sex,
+                       f"s{shortlisted:d}i{interviewed:d}a{appointed:d}"] += n
+            if appointed:
+                routes[band, wres_group(ethnicity), route] += n
+        self.wres2 = _Question(wres2, ("band", "group"), k)
+        self.wdes2 = _Question(wdes2, ("band", "group"), k)
+        self.funnel = _Question(funnel, ("band", "ethnicity", "disability", "sex"), k,
+                                groupings=_FUNNEL_GROUPINGS)
+        self.routes = _Question(routes, ("band", "wres_group"), k)
         self.pay: dict[str, _Question] = {}
         self.bonus: dict[str, _Question] = {}
+        self.bonus_paid: dict[str, _Question] = {}
         for characteristic, (group_of, reference, comparison) in COMPARISONS.items():
             in_groups = [s for s in staff if group_of(s) in (reference, comparison)]
             paid = [(s.hourly_pay, group_of(s) == comparison) for s in in_groups
                     if s.hourly_pay is not None]
-            records: list[tuple[Group, str]] = []
+            quartiles: Counter[tuple[str, ...]] = Counter()
             flags = iter(rank(paid))
             for name, size in zip(QUARTILES, quartile_sizes(len(paid)), strict=True):
                 for _ in range(size):
-                    group = comparison if next(flags) else reference
-                    records.append(({"quartile": name, "group": group}, "paid"))
-            self.pay[characteristic] = _Question(records, ("quartile", "group"), k, counted=True,
-                                                 public=frozenset({"quartile"}))
+                    quartiles[name, comparison if next(flags) else reference, "paid"] += 1
+            self.pay[characteristic] = _Question(quartiles, ("quartile", "group"), k,
+                                                 counted=True, public=frozenset({"quartile"}))
+            with_bonus = [(group_of(s), (s.bonus_pay or 0) > 0) for s in in_groups
+                          if s.bonus_pay is not None]
             self.bonus[characteristic] = _Question(
-                (({"group": group_of(s)}, "received" if (s.bonus_pay or 0) > 0 else "none")
-                 for s in in_groups if s.bonus_pay is not None), ("group",), k)
+                Counter((g, "received" if got else "none") for g, got in with_bonus),
+                ("group",), k)
+            self.bonus_paid[characteristic] = _Question(
+                Counter((g, "received") for g, got in with_bonus if got), ("group",), k,
+                counted=True)
 
     def share_reason(self, s: Share) -> str | None:
         """A WRES 1 or WDES 1 share below trust level: the breakdown's cell, and each group's
@@ -398,6 +406,11 @@ def _pay_gap(g: PayGap, d: _Disclosed) -> Json:
         received = d.bonus[g.characteristic]
         bonus_reason = received.reason({"group": g.reference}) or received.reason(
             {"group": g.comparison})
+        # A mean or median bonus describes the people who received one: each side must be a
+        # group of at least k of them (one Disabled person with a bonus would be their bonus).
+        receivers = d.bonus_paid[g.characteristic]
+        gap_reason = bonus_reason or receivers.reason({"group": g.reference},
+                                                      {"group": g.comparison})
         bonus = {
             "eligible": {g.reference: g.bonus.reference_eligible,
                          g.comparison: g.bonus.comparison_eligible},
@@ -406,8 +419,9 @@ def _pay_gap(g: PayGap, d: _Disclosed) -> Json:
             "proportion_receiving": {g.reference: _num(g.bonus.reference_proportion),
                                      g.comparison: _num(g.bonus.comparison_proportion)}
             if bonus_reason is None else None,
-            "mean_gap": _num(paid.mean_gap) if bonus_reason is None else None,
-            "median_gap": _num(paid.median_gap) if bonus_reason is None else None,
+            "mean_gap": _num(paid.mean_gap) if gap_reason is None else None,
+            "median_gap": _num(paid.median_gap) if gap_reason is None else None,
+            "gaps_suppressed": gap_reason is not None, "gaps_reason": gap_reason,
             "suppressed": bonus_reason is not None, "reason": bonus_reason,
         }
     quartiles = None

@@ -62,6 +62,7 @@ def store(db: Session, settings: Settings, *, source: str, parts: object, payloa
     """Keep ``payload`` for ``parts``, sealed to the analysis key (in the caller's
     transaction)."""
     key = _key(parts)
+    db.info["summary_kept"] = True  # the caller has something to commit
     db.execute(delete(CachedSummary).where(CachedSummary.key == key))
     db.add(CachedSummary(key=key, source=source, sealed=orgkeys.seal_for_analysis(
         db, settings, zlib.compress(payload), purpose=_PURPOSE)))

@@ -32,6 +32,7 @@ from surveys.forms import (
     TREND,
     CloseWaveForm,
     CodesForm,
+    DefinitionForm,
     ImportForm,
     NewSurveyForm,
     ResultsForm,
@@ -68,10 +69,48 @@ def _wave_or_404(survey: Survey, wave_id: int) -> SurveyWave:
     return wave_
 
 
+def _render_index(status: int = 200, **forms: Any) -> Any:
+    context = {"form": _new_survey_form(), "definition_form": DefinitionForm(), **forms}
+    return render_template("equality/index.html", surveys=_all_surveys(), **context), status
+
+
 @bp.get("/")
 @edi_only
 def index() -> Any:
-    return render_template("equality/index.html", surveys=_all_surveys(), form=_new_survey_form())
+    return _render_index()
+
+
+@bp.get("/templates/<name>.toml")
+@edi_only
+def template_file(name: str) -> Any:
+    """A built-in definition to start a survey of one's own from."""
+    if name not in definitions.template_names():
+        abort(404)
+    return Response(definitions.template_text(name), mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="{name}.toml"'})
+
+
+@bp.post("/definition")
+@edi_only
+def load_definition() -> Any:
+    """A survey of the lead's own design (as ``speakup survey import`` loads it): created, or
+    updated if its id exists (questions that have answers are kept)."""
+    form = DefinitionForm()
+    if form.validate_on_submit():
+        try:
+            text = form.definition.data.read().decode("utf-8-sig")
+            survey = services.save_survey(db(), definition_text=text, settings=settings(),
+                                          actor=_actor())
+            db().commit()
+        except UnicodeDecodeError:
+            form.definition.errors = ["The file is not text saved as UTF-8."]
+        except definitions.DefinitionError as e:
+            db().rollback()
+            form.definition.errors = [f"The definition cannot be used: {e}"]
+        else:
+            flash(f"Survey {survey.title!r} is ready. Start a wave to collect answers.", "success")
+            return redirect(url_for("edi.survey", survey_id=survey.id))
+    return _render_index(400, definition_form=form)
 
 
 def _all_surveys() -> list[Survey]:
@@ -94,7 +133,7 @@ def create() -> Any:
         else:
             flash(f"Survey {survey.title!r} is ready. Start a wave to collect answers.", "success")
             return redirect(url_for("edi.survey", survey_id=survey.id))
-    return render_template("equality/index.html", surveys=_all_surveys(), form=form), 400
+    return _render_index(400, form=form)
 
 
 def _open_links(survey: Survey) -> dict[int, tuple[str, Any]]:
@@ -146,25 +185,20 @@ def start_wave(survey_id: int) -> Any:
     return _render_survey(survey_, 400, wave_form=form)
 
 
-@bp.get("/<int:survey_id>/waves/<int:wave_id>/close")
-@edi_only
-def confirm_close(survey_id: int, wave_id: int) -> Any:
-    """"Close this wave" asks first, on a page of its own (so it works without JavaScript)."""
-    survey_ = _survey_or_404(survey_id)
-    wave_ = _wave_or_404(survey_, wave_id)
-    if wave_.status != "open":
-        return redirect(url_for("edi.survey", survey_id=survey_id))
-    return render_template("equality/close_wave.html", survey=survey_, wave=wave_,
-                           form=CloseWaveForm(), codes_left=services.codes_left(db(), wave_))
-
-
-@bp.post("/<int:survey_id>/waves/<int:wave_id>/close")
+@bp.route("/<int:survey_id>/waves/<int:wave_id>/close", methods=["GET", "POST"])
 @edi_only
 def close_wave(survey_id: int, wave_id: int) -> Any:
+    """"Close this wave" asks first, on a page of its own (GET; it works without
+    JavaScript); the page's button closes it (POST)."""
     survey_ = _survey_or_404(survey_id)
     wave_ = _wave_or_404(survey_, wave_id)
     form = CloseWaveForm()
-    if form.validate_on_submit() and wave_.status == "open":
+    if wave_.status != "open":
+        return redirect(url_for("edi.survey", survey_id=survey_id))
+    if request.method == "GET":
+        return render_template("equality/close_wave.html", survey=survey_, wave=wave_,
+                               form=form, codes_left=services.codes_left(db(), wave_))
+    if form.validate_on_submit():
         services.close_wave(db(), wave_=wave_, actor=_actor(), settings=settings())
         db().commit()
         flash(f"Wave {wave_.label!r} is closed. Its results are ready.", "success")
@@ -219,9 +253,10 @@ def import_answers(survey_id: int) -> Any:
             except services.ImportRowsError as e:
                 db().rollback()
                 rows = e.errors
-                form.responses.errors = [f"{len(rows)} row(s) of the file are not right, so "
-                                         "nothing was imported. Correct them and choose the "
-                                         "file again."]
+                some = "1 row of the file is" if len(rows) == 1 else \
+                    f"{len(rows):,} rows of the file are"
+                form.responses.errors = [f"{some} not right, so nothing was imported. Correct "
+                                         "the rows listed and choose the file again."]
             except services.SurveyError as e:
                 db().rollback()
                 form.wave.errors = [str(e)]

@@ -8,6 +8,9 @@ Tone uses `equality.charts.stacked_chart`. Only figures disclosure control relea
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +19,7 @@ from markupsafe import Markup
 from analysis.disclosure import Cell
 from equality import charts
 from equality.charts import BAR, BAR_HEIGHT, FONT, ROW_GAP, TEXT, TRACK, WHITE
-from equality.themes import ThemeSummary
+from equality.themes import ThemeSummary, summary_json
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,29 @@ def _left_out(summary: ThemeSummary, shown: int) -> str:
             f"{'are' if left > 1 else 'is'} left out.")
 
 
+_CHARTS_KEPT = 64
+_charts: OrderedDict[bytes, SummaryCharts] = OrderedDict()
+_charts_lock = threading.Lock()
+
+
 def summary_charts(summary: ThemeSummary) -> SummaryCharts:
+    """The charts of ``summary``, drawn once per summary in this process (a kept summary is
+    viewed again and again; its charts hold released figures only, never a quote)."""
+    key = hashlib.sha256(summary_json(summary)).digest()
+    with _charts_lock:
+        found = _charts.get(key)
+        if found is not None:
+            _charts.move_to_end(key)
+            return found
+    drawn = _draw(summary)
+    with _charts_lock:
+        _charts[key] = drawn
+        while len(_charts) > _CHARTS_KEPT:
+            _charts.popitem(last=False)
+    return drawn
+
+
+def _draw(summary: ThemeSummary) -> SummaryCharts:
     unit = summary.unit
     labels = ["Everyone", *(c.label for c in summary.columns)]
     current = [s for s in summary.sections if any(c.n != 0 for c in s.current)]

@@ -139,7 +139,8 @@ def _summarise() -> tuple[SummaryForm, Survey | None, themes.ThemeSummary | None
             summary = themes.cached_survey_summary(
                 db(), settings=settings(), survey=survey, analysis_key=key,
                 by=form.by.data or None, wave_label=form.wave.data or None)
-        db().commit()  # the summary kept sealed, if it was made now
+        if db().info.pop("summary_kept", False) or "concern_facts" in g:
+            db().commit()  # the summary kept sealed, as it was made now
     except themes.NothingToSummariseError as e:
         db().rollback()
         return form, survey, None, str(e), 200

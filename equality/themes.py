@@ -742,11 +742,12 @@ def _fingerprint(db: Session, settings: Settings) -> list[object]:
 
 def cached_concern_quarters(db: Session, *, settings: Settings, analysis_key: bytes,
                             facts: Callable[[], Sequence[analytics.Facts]],
-                            on: date | None = None) -> list[str]:
+                            on: date | None = None,
+                            fingerprint: list[object] | None = None) -> list[str]:
     """`concern_quarters`, kept sealed for as long as the current quarter lasts (``facts`` is
     called only when it is not kept yet)."""
     parts = ["concern-quarters", quarter_start(on or utc_today()).isoformat(),
-             _fingerprint(db, settings)]
+             fingerprint or _fingerprint(db, settings)]
     found = summary_cache.load(db, parts=parts, analysis_private=analysis_key)
     if found is not None:
         return list(json.loads(found))
@@ -766,11 +767,12 @@ def cached_concern_summary(db: Session, *, settings: Settings, analysis_key: byt
     ending changes every figure's protection) and no concern's facts have changed in them
     (`speakup.analytics` forgets the kept summaries when a guardian corrects a theme).
     """
+    fingerprint = _fingerprint(db, settings)
     quarters = cached_concern_quarters(db, settings=settings, analysis_key=analysis_key,
-                                       facts=facts, on=on)
+                                       facts=facts, on=on, fingerprint=fingerprint)
     chosen = quarter or (quarters[-1] if quarters else "")
     parts = ["concerns", quarter_start(on or utc_today()).isoformat(), chosen, grain, by or "",
-             _fingerprint(db, settings)]
+             fingerprint]
     if quarters and chosen in quarters:
         found = summary_cache.load(db, parts=parts, analysis_private=analysis_key)
         if found is not None:
@@ -826,4 +828,12 @@ def summary_csv(summary: ThemeSummary) -> str:
                     "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
                     cell.reason or "",
                     *(("" if cell.counts is None else cell.counts.get(t, 0)) for t in tones)])
+    if summary.commented is not None:  # the denominator: people who wrote any comment
+        for column, cell in zip([Column("", ""), *summary.columns], summary.commented,
+                                strict=True):
+            writer.writerow([
+                summary.source, "chosen period", summary.period, "(wrote a comment)",
+                summary.breakdown if column.value else "", column.value,
+                "" if cell.n is None else cell.n, str(cell.suppressed).lower(),
+                cell.reason or "", *("" for _ in tones)])
     return out.getvalue()

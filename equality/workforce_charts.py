@@ -20,8 +20,8 @@ from equality import charts
 from equality.charts import BAR, BAR_HEIGHT, GRID, ROW_GAP, SECONDARY, SMALL, TEXT, TRACK
 
 BAND_FILL = "#d8dde0"  # NHS.UK grey 4: the reference band, behind everything
-LOW, HIGH = 0.25, 4.0  # the log axis; values beyond it are drawn at its edge with an arrow
-TICKS = (0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0)
+LOW, HIGH = 0.125, 8.0  # the log axis; values beyond it are drawn at its edge
+TICKS = (0.125, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,11 @@ def ratio_chart(*, chart_id: str, title: str, desc: str, ratios: Sequence[Ratio]
                                      fill=SECONDARY, anchor=anchor))
     y += 26
     key = [charts._el("rect", {"x": "0", "y": charts._num(y + 2), "width": 16, "height": 16,
-                               "fill": BAND_FILL, "stroke": SECONDARY}),
-           charts._text(24, y + 15, f"{band[0]:.2f} to {band[1]:.2f}: NHS England's "
-                        "non-adverse range (a reference, not a verdict)", size=SMALL)]
-    y += 26
+                               "fill": BAND_FILL, "stroke": SECONDARY})]
+    lines, used = charts._wrapped(24, y, f"{band[0]:.2f} to {band[1]:.2f}: NHS England's "
+                                  "non-adverse range (a reference, not a verdict)", size=SMALL)
+    key += lines
+    y += used + 6
     return charts._svg(chart_id, title, desc, y, [*behind, *body, *axis, *key])
 
 

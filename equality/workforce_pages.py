@@ -462,7 +462,9 @@ def pay_gaps(payload: Json) -> Figure | None:
                 line += [hidden_words(b["reason"] if b else None, k), "-", "-"]
             else:
                 p = b["proportion_receiving"]
-                line += [pct(b["mean_gap"]), pct(b["median_gap"]),
+                gaps = ([pct(b["mean_gap"]), pct(b["median_gap"])] if not b["gaps_suppressed"]
+                        else [hidden_words(b["gaps_reason"], k), "-"])
+                line += [*gaps,
                          f"{group_label(ref)} {pct(p[ref])}, {group_label(comp)} {pct(p[comp])}"]
         rows.append(line)
         q_rows = []

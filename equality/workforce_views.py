@@ -458,6 +458,12 @@ def _matching(current: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _unadvertised(current: dict[str, Any]) -> dict[str, str]:
+    """Unadvertised appointments of the period per quarter of decision (posts, not people)."""
+    by_quarter = Counter(u["quarter"] for u in current["unadvertised"] if u["quarter"])
+    return {q: f"{n:,}" for q, n in sorted(by_quarter.items())}
+
+
 @bp.get("/<snapshot>/voice", endpoint="voice")
 @edi_only
 def voice(snapshot: str) -> Any:
@@ -470,7 +476,7 @@ def voice(snapshot: str) -> Any:
     by_quarter = Counter(u["quarter"] or "Not given" for u in current["unadvertised"])
     return render_template(
         "equality/workforce_voice.html", period=period, quarters=quarters, rows=rows,
-        message=message, matching=_matching(current),
+        message=message, matching=_matching(current), unadvertised=_unadvertised(current),
         survey_table=[[r["source"], r["theme"], r["count"]] for r in survey_theme_rows()],
         unadvertised_by_quarter=[[q, f"{n:,}"] for q, n in sorted(by_quarter.items())])
 
@@ -483,8 +489,9 @@ def _board_pack_html(snapshot: date, *, for_pdf: bool) -> str:
     voice: dict[str, Any] | None = None
     if not _is_board():
         quarters, rows, message = voice_rows(snapshot)
+        current = period_payload(period)
         voice = {"quarters": quarters, "rows": rows, "message": message,
-                 "matching": _matching(period_payload(period))}
+                 "matching": _matching(current), "unadvertised": _unadvertised(current)}
     css = None
     if for_pdf:  # Chromium reads the page from a file: the stylesheet goes inside it
         sheet = Path(str(current_app.static_folder)) / "css" / "speakup.css"

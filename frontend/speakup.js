@@ -94,6 +94,55 @@ for (const form of document.querySelectorAll('form[data-pow-bits]')) {
   })
 }
 
+// Reveal a group of fields only for some answers of a radio question (the name and contact
+// fields, for "confidentially" and "openly"). Without JavaScript they are always shown, with
+// a hint saying when to fill them in.
+for (const region of document.querySelectorAll('[data-reveal-when]')) {
+  const radios = document.querySelectorAll(`input[type="radio"][name="${region.dataset.revealWhen}"]`)
+  const values = region.dataset.revealValues.split(' ')
+  const sync = () => {
+    const chosen = [...radios].find((radio) => radio.checked)
+    region.hidden = !(chosen && values.includes(chosen.value))
+  }
+  for (const radio of radios) radio.addEventListener('change', sync)
+  sync()
+}
+
+// Copy buttons (the receipt): hidden without JavaScript, as copying needs it.
+for (const button of document.querySelectorAll('button[data-copy]')) {
+  const source = document.getElementById(button.dataset.copy)
+  if (!source || !navigator.clipboard) continue
+  button.hidden = false
+  button.addEventListener('click', async (event) => {
+    event.preventDefault()
+    const status = document.getElementById(`${button.dataset.copy}-copied`)
+    try {
+      await navigator.clipboard.writeText(button.dataset.copyText || source.textContent.trim())
+      if (status) status.textContent = 'Copied. Paste it somewhere only you can see.'
+    } catch (error) {
+      if (status) status.textContent = 'Your browser did not allow copying: write the words down instead.'
+    }
+  })
+}
+
+// A page that must not come back from the browser's back-forward cache (the concern form,
+// once sent: its text must not be shown again): load it afresh, so the server decides.
+if (document.querySelector('[data-no-back-cache]')) {
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) window.location.reload()
+  })
+}
+
+// "Go back" on an error page: the browser's own Back keeps what was typed on the form; the
+// link (to the form's address) is what works without JavaScript.
+for (const link of document.querySelectorAll('a[data-go-back]')) {
+  if (window.history.length < 2) continue
+  link.addEventListener('click', (event) => {
+    event.preventDefault()
+    window.history.back()
+  })
+}
+
 // Initialise every nhsuk-frontend component found on the page
 // (character count, header menu, error summary focus, radios, ...).
 try {

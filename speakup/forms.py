@@ -12,7 +12,6 @@ from datetime import date
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     MultipleFileField,
     RadioField,
@@ -55,6 +54,17 @@ def recent_months(today: date, count: int = 24) -> list[tuple[str, str]]:
     return months
 
 
+def month_label(value: str | None) -> str:
+    """"2026-12" as "December 2026"; anything else as given, or "Not given"."""
+    if not value:
+        return "Not given"
+    try:
+        year, month = (int(part) for part in value.split("-"))
+        return date(year, month, 1).strftime("%B %Y")
+    except ValueError:
+        return value
+
+
 class ConcernForm(FlaskForm):
     text = TextAreaField(
         "What happened?",
@@ -64,9 +74,6 @@ class ConcernForm(FlaskForm):
     )
     kind = RadioField("What is it mainly about?",
                       validators=[InputRequired("Choose what it is mainly about.")])
-    site = SelectField("Where did it happen?", validators=[Optional()], filters=[_strip])
-    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()],
-                                 filters=[_strip])
     identity_mode = RadioField(
         "How do you want to raise it?",
         choices=[(code, label) for code, label, _ in IDENTITY_MODES],
@@ -75,6 +82,9 @@ class ConcernForm(FlaskForm):
     name = StringField("Your name", validators=[Optional(), Length(max=120)])
     contact = StringField("How the guardian can contact you",
                           validators=[Optional(), Length(max=200)])
+    site = SelectField("Where did it happen?", validators=[Optional()], filters=[_strip])
+    happened_month = SelectField("Roughly when did it happen?", validators=[Optional()],
+                                 filters=[_strip])
     professional_group = SelectField("Your professional group", validators=[Optional()],
                                      filters=[_strip])
     ethnicity = SelectField("Your ethnic group", validators=[Optional()], filters=[_strip],
@@ -124,6 +134,11 @@ class ReceiptForm(FlaskForm):
         Length(max=200, message="That is too long to be a receipt."),
     ])
     # The proof-of-work challenge (core.ratelimit) and the browser's solution to it.
+    # A reply typed after the reporter's session ended: carried through signing in again,
+    # then put back on the message form (never sent without the reporter pressing Send).
+    pending_message = TextAreaField("Your message (not sent yet)", validators=[
+        Optional(), Length(max=MESSAGE_LIMIT,
+                           message=f"Keep it under {MESSAGE_LIMIT:,} characters.")])
     pow_token = HiddenField(validators=[Optional(), Length(max=120)])
     pow_solution = HiddenField(validators=[Optional(), Length(max=20)])
 
@@ -162,17 +177,20 @@ class NoteForm(FlaskForm):
     ])
 
 
-class StatusForm(FlaskForm):
+class CaseUpdateForm(FlaskForm):
+    """Status, assignment and the National Guardian's Office record: one form, one Save, so a
+    choice made in one part is never lost by saving another. Closing asks for a closing message
+    to the reporter, or a tick to close without one (the service checks it)."""
+
     status = RadioField("Status", choices=list(STATUSES),
                         validators=[InputRequired("Choose a status.")])
-
-
-class AssignForm(FlaskForm):
+    closing_message = TextAreaField("Closing message to the reporter", validators=[
+        Optional(),
+        Length(max=MESSAGE_LIMIT, message=f"Keep it under {MESSAGE_LIMIT:,} characters."),
+    ])
+    close_without_message = BooleanField("Close without a message to the reporter")
     assignee = SelectField("Assigned guardian", coerce=str, validators=[Optional()],
                            filters=[_strip])
-
-
-class NgoForm(FlaskForm):
     raised = RadioField("Raised", choices=[(c, label) for c, label, _ in IDENTITY_MODES],
                         validators=[InputRequired("Choose how the concern was raised.")])
     elements = SelectMultipleField("Elements of the case", choices=list(NGO_ELEMENTS),
@@ -185,8 +203,9 @@ class NgoForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    start = DateField("From", validators=[InputRequired("Enter the first day, like 2026-04-01.")])
-    end = DateField("To", validators=[InputRequired("Enter the last day, like 2027-03-31.")])
+    """A financial-year quarter or a whole year; the view fills in the periods."""
+
+    period = SelectField("Period", validators=[InputRequired("Choose a quarter or a year.")])
 
 
 class ThemeForm(FlaskForm):

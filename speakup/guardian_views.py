@@ -25,18 +25,18 @@ from accounts.services import StaffIdentity, list_staff
 from accounts.views import require_role
 from config.vocabulary import NGO_ELEMENTS, PREFER_NOT_TO_SAY, SPEAK_UP_AGAIN, STATUSES
 from core import audit
+from core.db import today
 from core.web import db, settings
-from speakup import services, themes
+from speakup import audit_words, inbox, services, themes
 from speakup.forms import (
-    AssignForm,
+    CaseUpdateForm,
     ExportForm,
-    NgoForm,
     NoteForm,
     NoThemeForm,
     ReplyForm,
     RetrainForm,
-    StatusForm,
     ThemeForm,
+    month_label,
 )
 
 bp = Blueprint("guardian", __name__, template_folder="templates")
@@ -62,36 +62,59 @@ def _identity() -> StaffIdentity:
     return identity
 
 
-@bp.get("/cases/")
+def _inbox_query() -> inbox.InboxQuery:
+    """The inbox query from the URL; anything unknown falls back to the default."""
+    args = request.args
+    status = args.get("status", "open")
+    sort = args.get("sort", "received")
+    try:
+        number = max(1, min(int(args.get("page", "1")), 100_000))
+    except ValueError:
+        number = 1
+    return inbox.InboxQuery(
+        status=status if status in ("open", "all", *dict(STATUSES)) else "open",
+        overdue=args.get("overdue") == "1", mine=args.get("mine") == "1",
+        unread=args.get("unread") == "1",
+        kind=args.get("kind", "") if args.get("kind", "") in dict(
+            settings().organisation.concern_kinds) else "",
+        theme=args.get("theme", "")[:64], ref=inbox.normalise_ref(args.get("ref", "")),
+        sort=sort if sort in dict(inbox.SORTS) else "received", page=number)
+
+
+@bp.get("/cases/", endpoint="inbox")
 @guardian_only
-def inbox() -> Any:
-    status = request.args.get("status", "open")
-    if status not in ("open", "all", *dict(STATUSES)):
-        status = "open"
-    overdue = request.args.get("overdue") == "1"
-    rows = services.inbox(db(), identity=_identity(), settings=settings(),
-                          status=None if status == "all" else status, overdue_only=overdue)
-    return render_template("speakup/inbox.html", rows=rows, status=status, overdue=overdue,
-                           statuses=STATUSES)
+def inbox_page() -> Any:
+    query = _inbox_query()
+    result = inbox.page(db(), identity=_identity(), settings=settings(), query=query,
+                        page_size=inbox.PAGE_SIZE)
+    db().commit()  # the guardian's sealed index, brought up to date
+    theme_labels = dict(themes.theme_choices(db(), settings=settings()))
+    return render_template(
+        "speakup/inbox.html", result=result, query=query, statuses=STATUSES,
+        sorts=inbox.SORTS, theme_labels=theme_labels,
+        names={u.id: u.name for u in list_staff(db(), active_only=False)},
+        args={k: v for k, v in request.args.items() if k != "page" and v})
+
+
+def _assignees(record: Any) -> list[tuple[str, str]]:
+    return [("", "Nobody yet")] + [
+        (str(u.id), u.name) for u in services.assignable_guardians(db(), case=record,
+                                                                    settings=settings())]
 
 
 def _forms_for(case: services.CaseView) -> dict[str, Any]:
     concern, record = case.concern, case.record
     org = settings().organisation
-    assign = AssignForm(assignee=str(concern.assigned_to_id or ""))
-    assign.assignee.choices = [("", "Nobody yet")] + [
-        (str(u.id), u.name) for u in services.assignable_guardians(db(), case=record,
-                                                                    settings=settings())]
-    ngo = NgoForm(
+    update = CaseUpdateForm(
+        status=concern.status, assignee=str(concern.assigned_to_id or ""),
         raised=record.ngo.raised or record.identity_mode,
         elements=list(record.ngo.elements),
         professional_group=record.ngo.professional_group or record.professional_group or "",
-        speak_up_again=record.ngo.speak_up_again,
-    )
-    ngo.professional_group.choices = [("", "Not recorded"), *org.professional_groups]
+        speak_up_again=record.ngo.speak_up_again)
+    update.assignee.choices = _assignees(record)
+    update.professional_group.choices = [("", "Not recorded"), *org.professional_groups]
     return {"reply_form": ReplyForm(), "note_form": NoteForm(prefix="note"),
-            "status_form": StatusForm(status=concern.status), "assign_form": assign,
-            "ngo_form": ngo}
+            "update_form": update}
 
 
 def _themes_for(case: services.CaseView) -> dict[str, Any]:
@@ -101,16 +124,22 @@ def _themes_for(case: services.CaseView) -> dict[str, Any]:
     return {"themes": found, "theme_form": form, "no_theme_form": NoThemeForm()}
 
 
-def _render_case(ref: str, status: int = 200, **forms: Any) -> Any:
+def _open(ref: str) -> services.CaseView:
     try:
-        case = services.open_case(db(), identity=_identity(), ref=ref)
+        return services.open_case(db(), identity=_identity(), ref=ref)
     except services.CaseNotFoundError:
         abort(404)
+
+
+def _render_case(ref: str, status: int = 200, case: services.CaseView | None = None,
+                 **forms: Any) -> Any:
+    case = case or _open(ref)
     context = {**_forms_for(case), **_themes_for(case), **forms}
     org = settings().organisation
     return render_template(
         "speakup/guardian_case.html", case=case,
         deadlines=services.deadlines(case.concern, settings=settings()),
+        happened=month_label(case.record.happened_month),
         labels={"kind": dict(org.concern_kinds), "site": dict(org.sites),
                 "group": {**dict(org.professional_groups), PREFER_NOT_TO_SAY[0]: "Prefer not to say"}},
         **context,
@@ -120,14 +149,18 @@ def _render_case(ref: str, status: int = 200, **forms: Any) -> Any:
 @bp.get("/cases/<ref>")
 @guardian_only
 def case(ref: str) -> Any:
-    response = _render_case(ref)
+    case = _open(ref)
+    response = _render_case(ref, case=case)
     services.mark_read(db(), identity=_identity(), ref=ref)
+    inbox.mark_seen(db(), identity=_identity(), case=case)
     db().commit()
     return response
 
 
-def _act(ref: str, form: Any, form_name: str, action: Any, done: str) -> Any:
-    """Validate ``form``, run ``action``, commit; or show the case again with the errors."""
+def _act(ref: str, form: Any, form_name: str, action: Any, done: str | Callable[[], str],
+         case: services.CaseView | None = None) -> Any:
+    """Validate ``form``, run ``action``, commit; or show the case again with the errors
+    (and everything the guardian chose or typed, so nothing is lost)."""
     if form.validate_on_submit():
         try:
             action()
@@ -139,9 +172,9 @@ def _act(ref: str, form: Any, form_name: str, action: Any, done: str) -> Any:
             field = getattr(form, e.field or "", None)
             (field.errors if field is not None else form.form_errors).append(str(e))
         else:
-            flash(done, "success")
+            flash(done if isinstance(done, str) else done(), "success")
             return redirect(url_for("guardian.case", ref=ref))
-    return _render_case(ref, status=400, **{form_name: form})
+    return _render_case(ref, status=400, case=case, **{form_name: form})
 
 
 @bp.post("/cases/<ref>/reply")
@@ -161,37 +194,36 @@ def note(ref: str) -> Any:
         db(), identity=_identity(), ref=ref, text=form.text.data or ""), "Note added.")
 
 
-@bp.post("/cases/<ref>/status")
+@bp.post("/cases/<ref>/update")
 @guardian_only
-def status(ref: str) -> Any:
-    form = StatusForm()
-    return _act(ref, form, "status_form", lambda: services.change_status(
-        db(), identity=_identity(), ref=ref, status=form.status.data or ""), "Status updated.")
-
-
-@bp.post("/cases/<ref>/assign")
-@guardian_only
-def assign(ref: str) -> Any:
-    form = AssignForm()
+def update(ref: str) -> Any:
+    """Status, assignment and NGO record, saved together (one Save button)."""
+    case = _open(ref)
+    form = CaseUpdateForm()
+    # Any guardian passes the form; the service says why an excluded one cannot be given it.
     form.assignee.choices = [("", "Nobody yet")] + [
         (str(u.id), u.name) for u in list_staff(db(), role="guardian")]
-    return _act(ref, form, "assign_form", lambda: services.assign(
-        db(), identity=_identity(), ref=ref, settings=settings(),
-        assignee_id=int(form.assignee.data) if form.assignee.data else None), "Case assigned.")
-
-
-@bp.post("/cases/<ref>/ngo")
-@guardian_only
-def ngo(ref: str) -> Any:
-    form = NgoForm()
     form.professional_group.choices = [("", "Not recorded"),
                                        *settings().organisation.professional_groups]
-    return _act(ref, form, "ngo_form", lambda: services.record_ngo(
-        db(), identity=_identity(), ref=ref, fields=services.NgoFields(
-            raised=form.raised.data or "", elements=frozenset(form.elements.data or []),
-            professional_group=form.professional_group.data,
-            speak_up_again=form.speak_up_again.data)),
-        "National Guardian's Office fields saved.")
+    changes: list[str] = []
+
+    def save() -> None:
+        changes.extend(services.update_case(
+            db(), identity=_identity(), ref=ref, settings=settings(),
+            update_=services.CaseUpdate(
+                status=form.status.data or "",
+                assignee_id=int(form.assignee.data) if form.assignee.data else None,
+                ngo=services.NgoFields(
+                    raised=form.raised.data or "",
+                    elements=frozenset(form.elements.data or []),
+                    professional_group=form.professional_group.data,
+                    speak_up_again=form.speak_up_again.data),
+                closing_message=form.closing_message.data or "",
+                close_without_message=bool(form.close_without_message.data))))
+
+    return _act(ref, form, "update_form", save, lambda: (
+        "Saved: " + ", ".join(changes) + "." if changes else "Nothing had changed."),
+        case=case)
 
 
 @bp.post("/cases/<ref>/themes")
@@ -219,6 +251,22 @@ def no_theme(ref: str) -> Any:
         "as removed. If a theme does apply after all, undo its removal or add it.")
 
 
+@bp.get("/themes")
+@guardian_only
+def themes_overview() -> Any:
+    """The themes across this guardian's own cases (from their sealed inbox index). These are
+    counts of cases the guardian can open one by one (each row links to them in the inbox),
+    not figures released to anyone else, so no group is hidden here; equality figures for EDI
+    leads and boards go through disclosure control (`analysis.disclosure`)."""
+    open_, closed, n_open, n_closed = inbox.theme_overview(db(), identity=_identity())
+    db().commit()  # the index, brought up to date
+    rows = [(theme_id, label, open_.get(theme_id, 0), closed.get(theme_id, 0))
+            for theme_id, label in themes.theme_choices(db(), settings=settings())]
+    rows.sort(key=lambda r: (-(r[2] + r[3]), r[1]))
+    return render_template("speakup/themes_overview.html", rows=rows, n_open=n_open,
+                           n_closed=n_closed)
+
+
 @bp.route("/retrain", methods=["GET", "POST"])
 @guardian_only
 def retrain() -> Any:
@@ -236,7 +284,9 @@ def retrain() -> Any:
                   "from now on.", "success")
             return redirect(url_for("guardian.retrain"))
     status = themes.retrain_status(db(), identity=_identity(), settings=settings())
-    return render_template("speakup/retrain.html", form=form, status=status), (
+    return render_template("speakup/retrain.html", form=form, status=status,
+                           judge_min=themes.JUDGE_MIN_EXTRACTS,
+                           judge_min_theme=themes.JUDGE_MIN_PER_THEME), (
         400 if form.is_submitted() else 200)
 
 
@@ -260,20 +310,21 @@ def attachment(ref: str, attachment_id: str) -> Any:
 @guardian_only
 def export() -> Any:
     form = ExportForm()
+    periods = {p.value: p for p in services.reporting_periods(today())}
+    form.period.choices = [(p.value, p.label) for p in periods.values()]
     result = None
     if form.validate_on_submit():
+        period = periods[form.period.data or ""]
         try:
-            result = services.ngo_return(db(), identity=_identity(), start=form.start.data,
-                                         end=form.end.data, settings=settings())
+            result = services.ngo_return(db(), identity=_identity(), start=period.start,
+                                         end=period.end, settings=settings())
             db().commit()
-        except services.ConcernInvalidError as e:
-            form.end.errors = [*form.end.errors, str(e)]
         except services.NotAllCasesOpenError as e:
             db().commit()  # the refusal is audited
             form.form_errors.append(str(e))
         else:
             if request.form.get("format") == "csv":
-                name = f"ngo-return-{form.start.data}-to-{form.end.data}.csv"
+                name = f"ngo-return-{period.value}.csv"
                 return Response(services.ngo_return_csv(result), mimetype="text/csv",
                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return render_template("speakup/export.html", form=form, result=result,
@@ -295,7 +346,9 @@ def _return_labels() -> dict[str, dict[str, str]]:
 def audit_log() -> Any:
     """The audit log, without the references of cases this guardian cannot open (a guardian a
     reporter excluded learns nothing about the case from it)."""
-    return render_template("speakup/audit.html",
-                           events=services.visible_events(db(), identity=_identity()),
-                           chain=audit.verify_chain(db()),
-                           names={u.id: u.name for u in list_staff(db(), active_only=False)})
+    names = {u.id: u.name for u in list_staff(db(), active_only=False)}
+    theme_labels = dict(themes.theme_choices(db(), settings=settings()))
+    return render_template("speakup/audit.html", lines=[
+        audit_words.describe(e, names=names, themes=theme_labels)
+        for e in services.visible_events(db(), identity=_identity())],
+        chain=audit.verify_chain(db()))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -43,7 +44,9 @@ class Concern(Base):
     """
 
     __tablename__ = "concerns"
-    __table_args__ = (_NO_ROWID,)
+    # The inbox reads these clear columns of a guardian's cases without the sealed blobs.
+    __table_args__ = (Index("ix_concerns_inbox", "id", "ref", "status", "received_on",
+                            "assigned_to_id", "record_version", "awaiting_guardian"), _NO_ROWID)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ref: Mapped[str] = mapped_column(String(16), unique=True)
@@ -88,7 +91,8 @@ class ConcernGrant(Base):
     """The concern key sealed to one guardian's public key."""
 
     __tablename__ = "concern_grants"
-    __table_args__ = (UniqueConstraint("concern_id", "staff_id"), _NO_ROWID)
+    __table_args__ = (UniqueConstraint("concern_id", "staff_id"),
+                      Index("ix_concern_grants_staff_id", "staff_id", "concern_id"), _NO_ROWID)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     concern_id: Mapped[str] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"),
@@ -188,3 +192,18 @@ class ThemeModel(Base):
     macro_f1_before: Mapped[float | None] = mapped_column(Float, nullable=True)
     macro_f1_after: Mapped[float | None] = mapped_column(Float, nullable=True)
     model_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class InboxIndex(Base):
+    """One guardian's sealed case index (see `speakup.inbox`). No times, no clear data."""
+
+    __tablename__ = "inbox_indexes"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    # Bumped by every save of the index (two saves never overwrite each other).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by every change to a case this guardian holds (`speakup.services.touch_indexes`):
+    # a count, never a time. The index is rebuilt when it was built from an older generation.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    index_sealed: Mapped[bytes] = mapped_column(LargeBinary)

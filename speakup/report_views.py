@@ -16,6 +16,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     send_file,
     session,
     url_for,
@@ -23,6 +24,7 @@ from flask import (
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
+from config.vocabulary import SPEAK_UP_AGAIN
 from core import ratelimit
 from core.db import today
 from core.web import db, settings
@@ -96,6 +98,11 @@ def _submit_once(draft: services.ConcernDraft, form_token: str) -> services.Subm
 
 @bp.route("/concern/new", methods=["GET", "POST"])
 def new_concern() -> Any:
+    # Back after sending re-fetches this page (no-store): an empty form with a fresh token. The
+    # browser does not put the text back (autocomplete="off" on the form; a page restored from
+    # the back-forward cache reloads itself), so what was sent is neither shown again on a
+    # shared device nor sent twice by accident; the page says a concern was just sent.
+    just_sent = request.method == "GET" and bool(session.pop("sent", False))
     form = ConcernForm()
     guardians = services.eligible_guardians(db(), settings())
     form.fill_choices(organisation=settings().organisation,
@@ -122,13 +129,14 @@ def new_concern() -> Any:
             else:
                 if submission.receipt is None:
                     return render_template("speakup/already_sent.html"), 409
+                session["sent"] = True
                 return render_template("speakup/receipt.html", receipt=submission.receipt,
                                        repeated=submission.repeated)
         else:
             form.files.errors = [*form.files.errors, *file_errors]
     status = 400 if form.is_submitted() else 200
-    return render_template("speakup/new_concern.html", form=form,
-                           guardians=guardians), status
+    return render_template("speakup/new_concern.html", form=form, guardians=guardians,
+                           just_sent=just_sent), status
 
 
 def _receipt_form_page(form: ReceiptForm, status: int) -> Any:
@@ -189,14 +197,22 @@ def sign_in() -> Any:
     session["sid"] = secrets.token_hex(16)
     session["cid"] = access.concern_id
     session["ck"] = access.concern_key
+    if form.pending_message.data:
+        return _render_case(message_form=ReporterMessageForm(
+            formdata=None, text=form.pending_message.data), pending=True)
     return redirect(url_for("report.case"))
+
+
+def _has_access() -> bool:
+    return not ("cid" not in session or "ck" not in session or "sid" not in session or
+                ratelimit.is_spent(db(), value=str(session["sid"]), kind="left",
+                                   settings=settings()))
 
 
 def _access() -> services.ReporterAccess:
     """The concern this browser session opened; a session that was left (its id spent) or has
     none is sent back to the receipt form."""
-    if "cid" not in session or "ck" not in session or "sid" not in session or \
-            ratelimit.is_spent(db(), value=str(session["sid"]), kind="left", settings=settings()):
+    if not _has_access():
         session.clear()
         abort(redirect(url_for("report.sign_in")))
     return services.ReporterAccess(concern_id=str(session["cid"]),
@@ -204,7 +220,8 @@ def _access() -> services.ReporterAccess:
 
 
 def _render_case(message_form: ReporterMessageForm | None = None,
-                 feedback_form: FeedbackForm | None = None, status: int = 200) -> Any:
+                 feedback_form: FeedbackForm | None = None, status: int = 200,
+                 pending: bool = False) -> Any:
     try:
         case = services.reporter_case(db(), access=_access())
     except services.ReceiptNotFoundError:
@@ -213,6 +230,7 @@ def _render_case(message_form: ReporterMessageForm | None = None,
     return render_template(
         "speakup/case.html", case=case, form=message_form or ReporterMessageForm(),
         feedback_form=feedback_form or FeedbackForm(), leave_form=LeaveForm(),
+        speak_up_again_labels=dict(SPEAK_UP_AGAIN), pending=pending,
     ), status
 
 
@@ -223,6 +241,13 @@ def case() -> Any:
 
 @bp.post("/concern/message")
 def add_message() -> Any:
+    text = request.form.get("text", "")
+    if text.strip() and not _has_access():
+        # The session ended (the browser was closed, or left open too long) while the reporter
+        # was writing: keep what they wrote and ask for the receipt again.
+        session.clear()
+        form = ReceiptForm(formdata=None, pending_message=text)
+        return _receipt_form_page(form, 401)
     access = _access()
     form = ReporterMessageForm()
     if form.validate_on_submit():
@@ -248,10 +273,16 @@ def feedback() -> Any:
     access = _access()
     form = FeedbackForm()
     if form.validate_on_submit():
-        services.record_reporter_feedback(db(), access=access, answer=form.answer.data or "")
-        db().commit()
-        flash("Thank you for answering.", "success")
-        return redirect(url_for("report.case"))
+        try:
+            services.record_reporter_feedback(db(), access=access,
+                                              answer=form.answer.data or "")
+            db().commit()
+        except services.ConcernInvalidError as e:
+            db().rollback()
+            form.answer.errors = [str(e)]
+        else:
+            flash("Thank you for answering.", "success")
+            return redirect(url_for("report.case"))
     return _render_case(feedback_form=form, status=400)
 
 

@@ -54,7 +54,14 @@ from core.encryption import (
 )
 from speakup import analytics, record, themes
 from speakup.attachments import CleanFile
-from speakup.models import Attachment, Concern, ConcernGrant, Message, SubmissionToken
+from speakup.models import (
+    Attachment,
+    Concern,
+    ConcernGrant,
+    InboxIndex,
+    Message,
+    SubmissionToken,
+)
 from speakup.record import CaseRecord, NgoRecord
 
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
@@ -288,6 +295,7 @@ def submit_concern(
         raise NoGuardianError("No guardian can receive concerns at the moment.")
     _seal_files(concern, key, draft.files)
     db.add(concern)
+    touch_indexes(db, concern)
     db.add(SubmissionToken(
         id=new_id(), token_digest=digest, created_on=on,
         receipt_sealed=seal(_receipt_box_key(form_token, browser_secret), receipt.encode(),
@@ -377,6 +385,7 @@ def _save_record(db: Session, concern: Concern, key: bytes, case: CaseRecord) ->
                                   "it again and repeat what you did.")
     set_committed_value(concern, "record_sealed", sealed)
     set_committed_value(concern, "record_version", version + 1)
+    touch_indexes(db, concern)
 
 
 def _attachment_view(concern: Concern, a: Attachment, key: bytes) -> AttachmentView:
@@ -482,6 +491,8 @@ def record_reporter_feedback(db: Session, *, access: ReporterAccess, answer: str
     if concern is None:
         raise ReceiptNotFoundError
     case = open_record(concern, access.concern_key)
+    if case.ngo.speak_up_again:
+        raise ConcernInvalidError("Your answer is already recorded.", "answer")
     _save_record(db, concern, access.concern_key,
                  replace(case, ngo=replace(case.ngo, speak_up_again=answer)))
     db.flush()
@@ -531,44 +542,15 @@ def deadlines(concern: Concern, *, settings: Settings, on: date | None = None) -
     return Deadlines(ack_by, feedback_by, overdue)
 
 
-@dataclass(frozen=True)
-class InboxRow:
-    concern: Concern
-    deadlines: Deadlines
-    record: CaseRecord
-
-
 def _grant_key(concern: Concern, grant: ConcernGrant, identity: StaffIdentity) -> bytes:
     return open_with_private_key(identity.private_key, grant.key_sealed,
                                  context=concern_context(concern.ref, "grant"))
 
 
-def inbox(
-    db: Session, *, identity: StaffIdentity, settings: Settings, status: str | None = None,
-    overdue_only: bool = False, on: date | None = None,
-) -> list[InboxRow]:
-    """Cases this guardian holds a key for, newest first, with their deadlines and records."""
-    query = (select(Concern, ConcernGrant).join(ConcernGrant)
-             .where(ConcernGrant.staff_id == identity.user.id)
-             .order_by(Concern.received_on.desc(), Concern.ref))
-    if status == "open":
-        query = query.where(Concern.status != "closed")
-    elif status:
-        query = query.where(Concern.status == status)
-    rows = []
-    for concern, grant in db.execute(query):
-        try:
-            case = _current_record(db, concern, grant, identity)
-        except DecryptionError:
-            case = CaseRecord()
-        rows.append(InboxRow(concern, deadlines(concern, settings=settings, on=on), case))
-    if overdue_only:
-        rows = [r for r in rows if r.deadlines.overdue]
-    return rows
-
-
-def _current_record(db: Session, concern: Concern, grant: ConcernGrant,
-                    identity: StaffIdentity) -> CaseRecord:
+def current_record(db: Session, concern: Concern, grant: ConcernGrant,
+                   identity: StaffIdentity) -> CaseRecord:
+    """The record of a case opened through this guardian's grant (finishing the migration of a
+    first-release case on the way). Raises DecryptionError if the grant does not open."""
     key = _grant_key(concern, grant, identity)
     if concern.record_sealed is None and grant.legacy_record is not None:
         _finish_migration(db, concern, grant, key, identity)
@@ -606,6 +588,7 @@ def _finish_migration(db: Session, concern: Concern, grant: ConcernGrant, key: b
     concern.record_version += 1
     for g in concern.grants:
         g.legacy_record = None
+    touch_indexes(db, concern)
     db.flush()
 
 
@@ -656,6 +639,16 @@ def _actor(identity: StaffIdentity) -> str:
     return f"staff:{identity.user.id}"
 
 
+def touch_indexes(db: Session, concern: Concern) -> None:
+    """A case changed: every guardian holding it has their inbox index rebuilt at their next
+    view (`speakup.inbox`). Call after the change, in its transaction."""
+    holders = sorted({g.staff_id for g in concern.grants})
+    if holders:
+        db.execute(update(InboxIndex).where(InboxIndex.staff_id.in_(holders))
+                   .values(generation=InboxIndex.generation + 1)
+                   .execution_options(synchronize_session=False))
+
+
 def reply_to_reporter(db: Session, *, identity: StaffIdentity, ref: str, text: str,
                       on: date | None = None) -> None:
     """Send a reply the reporter reads with their receipt. A first reply acknowledges."""
@@ -698,13 +691,15 @@ def change_status(db: Session, *, identity: StaffIdentity, ref: str, status: str
     concern.closed_on = on if status == "closed" else None
     if status == "closed":
         concern.awaiting_guardian = False
+    touch_indexes(db, concern)
     audit.record(db, actor=_actor(identity), action="case.status", target=f"case:{ref}",
                  detail=status)
     db.flush()
 
 
 def mark_read(db: Session, *, identity: StaffIdentity, ref: str) -> None:
-    """Opening a case is itself audited (who read which case, when)."""
+    """Opening a case is itself audited (who read which case, when); `speakup.inbox.mark_seen`
+    records which of the reporter's messages this guardian has seen."""
     audit.record(db, actor=_actor(identity), action="case.view", target=f"case:{ref}")
 
 
@@ -736,6 +731,7 @@ def assign(db: Session, *, identity: StaffIdentity, ref: str, assignee_id: int |
                                       "cannot be shared with them. Ask them to sign in once, "
                                       "then try again.", "assignee")
         concern.assigned_to_id = assignee.id
+    touch_indexes(db, concern)
     audit.record(db, actor=_actor(identity), action="case.assign", target=f"case:{ref}",
                  detail=f"staff:{assignee_id}" if assignee_id else "unassigned")
     db.flush()
@@ -763,6 +759,7 @@ def grant_from_escrow(db: Session, *, ref: str, escrow_private_key: bytes, staff
     if not any(g.staff_id == staff_id for g in concern.grants) and not _grant(
             concern, allowed[staff_id], key, settings):
         raise ConcernInvalidError("That guardian's key could not be checked.", "assignee")
+    touch_indexes(db, concern)
     audit.record(db, actor=actor, action="case.escrow-grant", target=f"case:{ref}",
                  detail=f"staff:{staff_id}")
     db.flush()
@@ -808,6 +805,58 @@ def record_ngo(db: Session, *, identity: StaffIdentity, ref: str, fields: NgoFie
         speak_up_again=fields.speak_up_again or None)))
     audit.record(db, actor=_actor(identity), action="case.ngo", target=f"case:{ref}")
     db.flush()
+
+
+@dataclass(frozen=True)
+class CaseUpdate:
+    """What the case page's one Save sends: status, assignee, NGO fields, and when closing,
+    a closing message to the reporter or the choice to close without one."""
+
+    status: str
+    assignee_id: int | None
+    ngo: NgoFields
+    closing_message: str = ""
+    close_without_message: bool = False
+
+
+def update_case(db: Session, *, identity: StaffIdentity, ref: str, update_: CaseUpdate,
+                settings: Settings, on: date | None = None) -> list[str]:
+    """Apply the case page's Save: each part that changed is done and audited as on its own.
+    Returns what changed, in words. Closing a case needs a closing message (sent to the
+    reporter as a reply) or ``close_without_message``: a reporter should not find their
+    concern finished without a word."""
+    concern, key = _granted(db, identity, ref)
+    case = open_record(concern, key)
+    done = []
+    closing = update_.status == "closed" and concern.status != "closed"
+    message = update_.closing_message.strip()
+    if closing and not message and not update_.close_without_message:
+        raise ConcernInvalidError(
+            "Write a closing message to the reporter, or tick \u201cClose without a message to "
+            "the reporter\u201d.", "closing_message")
+    if message and not closing:
+        raise ConcernInvalidError("A closing message is sent only when you close the case. "
+                                  "To write to the reporter, use \u201cReply to the reporter\u201d.",
+                                  "closing_message")
+    if closing and message:
+        reply_to_reporter(db, identity=identity, ref=ref, text=message, on=on)
+        done.append("closing message sent to the reporter")
+    if update_.status != concern.status:
+        change_status(db, identity=identity, ref=ref, status=update_.status, on=on)
+        done.append("status changed")
+    if update_.assignee_id != concern.assigned_to_id:
+        assign(db, identity=identity, ref=ref, assignee_id=update_.assignee_id,
+               settings=settings)
+        done.append("assignment changed")
+    ngo = update_.ngo
+    current = (case.ngo.raised or case.identity_mode, frozenset(case.ngo.elements),
+               case.ngo.professional_group or case.professional_group or None,
+               case.ngo.speak_up_again)
+    if (ngo.raised, ngo.elements, ngo.professional_group or None,
+            ngo.speak_up_again or None) != current:
+        record_ngo(db, identity=identity, ref=ref, fields=ngo)
+        done.append("National Guardian's Office record saved")
+    return done
 
 
 def visible_events(db: Session, *, identity: StaffIdentity, limit: int = 200) -> (
@@ -889,6 +938,39 @@ def ngo_return(db: Session, *, identity: StaffIdentity, start: date, end: date,
     return NgoReturn(start, end, len(concerns), counts, settings.min_cell_size)
 
 
+@dataclass(frozen=True)
+class ReportingPeriod:
+    """A financial-year quarter or a whole financial year (1 April to 31 March), as the National
+    Guardian's Office collects returns."""
+
+    value: str  # "2026-27" (a year) or "2026-27-Q3" (its third quarter)
+    label: str
+    start: date
+    end: date
+
+
+def reporting_periods(today: date, years: int = 3) -> list[ReportingPeriod]:
+    """This financial year and the ``years - 1`` before it, newest first: each year's quarters
+    that have started, then the whole year."""
+    first = today.year if today.month >= 4 else today.year - 1
+    periods = []
+    for year in range(first, first - years, -1):
+        name = f"{year}-{(year + 1) % 100:02d}"
+        starts = [date(year, 4, 1), date(year, 7, 1), date(year, 10, 1), date(year + 1, 1, 1)]
+        ends = [date(year, 6, 30), date(year, 9, 30), date(year, 12, 31), date(year + 1, 3, 31)]
+        months = ["April to June", "July to September", "October to December",
+                  "January to March"]
+        for q in range(4, 0, -1):
+            if starts[q - 1] <= today:
+                periods.append(ReportingPeriod(
+                    f"{name}-Q{q}", f"{name} quarter {q} ({months[q - 1]} "
+                    f"{starts[q - 1].year})", starts[q - 1], ends[q - 1]))
+        periods.append(ReportingPeriod(name, f"{name}: the whole financial year "
+                                             f"(April {year} to March {year + 1})",
+                                       starts[0], ends[3]))
+    return periods
+
+
 NGO_RETURN_COLUMNS = ("section", "item", "count")
 
 
@@ -920,6 +1002,7 @@ def purge(db: Session, *, settings: Settings, actor: str = "cli",
     old = list(db.scalars(select(Concern).where(Concern.status == "closed",
                                                 Concern.closed_on < cutoff)))
     for concern in old:
+        touch_indexes(db, concern)
         db.delete(concern)
     tokens = db.execute(delete(SubmissionToken).where(SubmissionToken.created_on < on))
     purged = PurgeResult(len(old), int(getattr(tokens, "rowcount", 0) or 0))
@@ -932,6 +1015,7 @@ def purge(db: Session, *, settings: Settings, actor: str = "cli",
 # Tables the anonymous side writes to (or whose rows its actions write), with their key column:
 # their rows' storage order and (PostgreSQL) transaction ids are re-written by `mix`.
 MIXED_TABLES = (("concerns", "id"), ("concern_grants", "id"), ("messages", "id"),
+                ("inbox_indexes", "staff_id"),
                 ("attachments", "id"), ("submission_tokens", "id"), ("pending_records", "id"),
                 ("records", "id"), ("survey_invitation_codes", "id"), ("spent_tokens", "digest"),
                 ("rate_counters", "key"))

@@ -47,6 +47,11 @@ log = logging.getLogger("speakup.themes")
 QUOTE_LIMIT: Final = 500
 """Characters of the redacted text kept as the consented quote extract (cut at a word)."""
 MIN_REVIEWED: Final = 10
+# Scores on fewer held-out extracts than this (overall), or fewer extracts with a theme (per
+# theme), say too little to compare two models: the page says so instead of showing them as
+# meaningful (1.00 before, 1.00 after on 2 extracts means nothing).
+JUDGE_MIN_EXTRACTS: Final = 30
+JUDGE_MIN_PER_THEME: Final = 10
 """Reviewed cases a guardian needs before retraining is allowed."""
 MIN_FEATURE_TEXTS: Final = 3
 """A word or phrase is kept in a retrained model only if at least this many training texts

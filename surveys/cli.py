@@ -157,12 +157,12 @@ def results_(survey_key: str, by: str, question_ids: tuple[str, ...], where: tup
             db.commit()  # each wave's audited release is kept (core.release_store)
         except (services.SurveyError, DisclosureError) as e:
             _fail(str(e))
-        payload = results.results_payload(survey.slug, answered, settings().min_cell_size)
-        labels = Labels(services.definition_of(survey, settings()),
-                        tuple(w.label for w in results.released_waves(survey)))
-        text = results.results_csv(answered, labels, settings().min_cell_size)
-    if fmt == "json":
-        click.echo(json.dumps(payload, indent=2))
-    else:
-        click.echo(text, nl=False)
+        if fmt == "json":
+            text = json.dumps(results.results_payload(survey.slug, answered,
+                                                      settings().min_cell_size), indent=2) + "\n"
+        else:
+            labels = Labels(services.definition_of(survey, settings()),
+                            tuple(w.label for w in results.released_waves(survey)))
+            text = results.results_csv(answered, labels, settings().min_cell_size)
+    click.echo(text, nl=False)
 

@@ -82,12 +82,15 @@ def _demographics(directorates: tuple[tuple[str, str], ...]) -> dict[str, Demogr
         Demographic("disability", "Do you have a long-lasting health condition or illness "
                     "that limits your day-to-day activities?", YESNO),
         Demographic("sex", "What is your sex?", (("female", "Female"), ("male", "Male"))),
+        # ONS Census 2021 wording; the write-in of "No" is left out (free text identifies).
+        Demographic("gender_identity", "Is the gender you identify with the same as your sex "
+                    "registered at birth?", YESNO),
         Demographic("age_band", "What is your age?", AGE_BANDS),
     )}
 
 
 DEMOGRAPHIC_IDS = ("ethnicity", "band", "staff_group", "directorate", "internationally_educated",
-                   "disability", "sex", "age_band")
+                   "disability", "sex", "gender_identity", "age_band")
 # Breakdown dimensions derived from demographics: WRES compares White with Global majority.
 DERIVED_DIMENSIONS = {"ethnic_group": "ethnicity"}
 

@@ -46,9 +46,13 @@ def answer_form(definition: SurveyDefinition, formdata: Any = None) -> FlaskForm
         else:
             fields[q.id] = RadioField(q.text, choices=list(q.options), validate_choice=False)
     for d in definition.demographics:
-        fields[d.id] = SelectField(d.text, choices=[("", "Choose an option"), *d.options,
-                                                    PREFER_NOT_TO_SAY],
-                                   validate_choice=False)
+        if len(d.options) <= 3:  # yes / no and other short lists: radios, not a dropdown
+            fields[d.id] = RadioField(d.text, choices=[*d.options, PREFER_NOT_TO_SAY],
+                                      validate_choice=False)
+        else:
+            fields[d.id] = SelectField(d.text, choices=[("", "Choose an option"), *d.options,
+                                                        PREFER_NOT_TO_SAY],
+                                       validate_choice=False)
     form_class = type("SurveyAnswerForm", (FlaskForm,), fields)
     form: FlaskForm = form_class(formdata=formdata) if formdata is not None else form_class()
     return form
@@ -75,6 +79,14 @@ class WaveForm(FlaskForm):
 
 class CloseWaveForm(FlaskForm):
     pass
+
+
+class DefinitionForm(FlaskForm):
+    """A survey definition of the lead's own (TOML), checked by
+    `surveys.definition.parse_definition`."""
+
+    definition = FileField("Survey definition (TOML file)", validators=[
+        FileRequired("Choose the survey definition file to load.")])
 
 
 class ImportForm(FlaskForm):

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, utcnow
 
 DEMOGRAPHIC_COLUMNS = ("ethnicity", "band", "staff_group", "directorate",
-                       "internationally_educated", "disability", "sex", "age_band")
+                       "internationally_educated", "disability", "sex", "gender_identity",
+                       "age_band")
 
 
 class Survey(Base):

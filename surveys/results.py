@@ -39,7 +39,7 @@ DIMENSION_LABELS = {
     WAVE: "Wave", "ethnicity": "Ethnic group (ONS)", "ethnic_group": "White / Global majority",
     "band": "Pay band", "staff_group": "Staff group", "directorate": "Directorate",
     "internationally_educated": "Educated outside the UK", "disability": "Disability",
-    "sex": "Sex", "age_band": "Age",
+    "sex": "Sex", "gender_identity": "Gender identity same as sex at birth", "age_band": "Age",
 }
 
 

@@ -17,6 +17,7 @@ from accounts.models import StaffUser
 from core import encryption
 from core.db import utcnow
 from tests.conftest import PASSWORD, Staff
+from tests.inbox_helpers import inbox_cases
 
 
 def _parallel(n: int, attempt: Callable[[], object]) -> list[object]:
@@ -179,7 +180,7 @@ def test_key_rotation_reseals_every_case_and_the_account_page_shows_fingerprints
     with database.session() as db:
         user = db.get(StaffUser, guardian.id)
         assert accounts.key_fingerprint(user) != old_fp and accounts.key_fingerprint(user) in body
-        [row] = services.inbox(db, identity=accounts.StaffIdentity(user, b"", "t"),
+        [row] = inbox_cases(db, identity=accounts.StaffIdentity(user, b"", "t"),
                                settings=settings)
         # The old private key no longer opens the case; the page (new session) does.
         with pytest.raises(services.CaseNotFoundError):

@@ -12,6 +12,7 @@ from accounts.models import StaffSession
 from core.db import utcnow
 from speakup import services
 from tests.conftest import Staff
+from tests.inbox_helpers import inbox_cases
 
 
 def _auth(db, settings, staff: Staff, *, password=None, code=None, now=None):
@@ -94,7 +95,7 @@ def test_recovery_key_keeps_access_to_cases(db, settings, guardian: Staff) -> No
                                           password="a brand new password 456",
                                           code=guardian.code(), settings=settings)
     identity = accounts.StaffIdentity(user=user, private_key=private, session_token="x")
-    rows = services.inbox(db, identity=identity, settings=settings)
+    rows = inbox_cases(db, identity=identity, settings=settings)
     case = services.open_case(db, identity=identity, ref=rows[0].concern.ref)
     assert case.text == "sealed before the password was lost"
     with pytest.raises(accounts.LoginError):

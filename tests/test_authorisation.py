@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,8 +23,11 @@ from sqlalchemy.orm import Session
 
 from accounts.models import StaffSession
 from accounts.services import disable_staff
+from analysis.workforce import formats, synthetic
 from config.settings import Settings
 from core.db import Database
+from equality import services as workforce_services
+from equality import workforce_views
 from speakup import services
 from speakup.models import Attachment, Concern, ConcernGrant
 from speakup.record import CaseRecord
@@ -39,7 +43,7 @@ from tests.conftest import (
     submit_concern,
 )
 
-ACTORS = ("anonymous", "reporter", "guardian", "excluded", "disabled", "edi")
+ACTORS = ("anonymous", "reporter", "guardian", "excluded", "disabled", "edi", "board")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -57,6 +61,9 @@ LOGIN = To("/staff/login")
 LOGIN_NEXT = To("/staff/login?next={path}")  # any guarded staff page, not logged in
 INBOX, GUARDIAN_CASE = To("/staff/cases/"), To("/staff/cases/{ref}")
 SURVEYS, SURVEY_PAGE = To("/staff/surveys/"), To("/staff/surveys/{survey}")
+WORKFORCE = To("/staff/workforce/")
+PERIOD = "2026-03-31"  # the world's published workforce period
+PDF = 200 if workforce_views.chromium_path() else 503  # no Chromium: a clear 503 page
 
 
 def everyone(result: Expected) -> dict[str, Expected]:
@@ -72,20 +79,27 @@ def guardians_only(granted: Expected, excluded: Expected | None = None) -> dict[
     """Staff pages for guardians. Reporters are anonymous here; a disabled guardian is logged
     out by their next request; an EDI lead is logged in but not a guardian."""
     return {"anonymous": LOGIN_NEXT, "reporter": LOGIN_NEXT, "disabled": LOGIN_NEXT,
-            "edi": 403, "guardian": granted,
+            "edi": 403, "board": 403, "guardian": granted,
             "excluded": granted if excluded is None else excluded}
 
 
 def staff_only(allowed: Expected) -> dict[str, Expected]:
     """Pages for any signed-in staff member, whatever their role."""
     return {"anonymous": LOGIN_NEXT, "reporter": LOGIN_NEXT, "disabled": LOGIN_NEXT,
-            "guardian": allowed, "excluded": allowed, "edi": allowed}
+            "guardian": allowed, "excluded": allowed, "edi": allowed, "board": allowed}
 
 
 def edi_only(allowed: Expected) -> dict[str, Expected]:
     """Staff pages for EDI leads (surveys): guardians are logged in but not allowed."""
     return {"anonymous": LOGIN_NEXT, "reporter": LOGIN_NEXT, "disabled": LOGIN_NEXT,
-            "guardian": 403, "excluded": 403, "edi": allowed}
+            "guardian": 403, "excluded": 403, "edi": allowed, "board": 403}
+
+
+def workforce(edi: Expected, board: Expected = 403) -> dict[str, Expected]:
+    """Workforce equality pages: EDI leads, and board members where they may read (published
+    aggregates only); guardians are logged in but not allowed."""
+    return {"anonymous": LOGIN_NEXT, "reporter": LOGIN_NEXT, "disabled": LOGIN_NEXT,
+            "guardian": 403, "excluded": 403, "edi": edi, "board": board}
 
 
 CASE_ACTION = {"POST": guardians_only(GUARDIAN_CASE, 404)}
@@ -99,7 +113,8 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     # POST: a receipt that opens nothing; nothing but the receipt opens a concern.
     ("source", "/return"): {"GET": everyone(200), "POST": everyone(400)},
     ("source", "/concern"): {"GET": reporter_only(200)},
-    ("source", "/concern/message"): {"POST": reporter_only(CASE)},
+    # Without a receipt session, a message typed is kept and the receipt asked for (401).
+    ("source", "/concern/message"): {"POST": {**everyone(401), "reporter": CASE}},
     ("source", "/concern/feedback"): {"POST": reporter_only(CASE)},
     ("source", "/concern/files/<attachment_id>"): {"GET": reporter_only(200)},
     ("source", "/concern/leave"): {"POST": everyone(START)},
@@ -109,7 +124,8 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("source", "/survey/answer"): {"GET": everyone(SURVEY), "POST": everyone(SURVEY)},
     # --- staff side (/staff) ----------------------------------------------------------------
     ("staff", "/"): {"GET": {"anonymous": LOGIN, "reporter": LOGIN, "disabled": LOGIN,
-                             "guardian": INBOX, "excluded": INBOX, "edi": SURVEYS}},
+                             "guardian": INBOX, "excluded": INBOX, "edi": SURVEYS,
+                             "board": WORKFORCE}},
     # POST: wrong credentials.
     ("staff", "/login"): {"GET": everyone(200), "POST": everyone(400)},
     ("staff", "/logout"): {"POST": everyone(LOGIN)},
@@ -117,11 +133,10 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/cases/<ref>"): {"GET": guardians_only(200, 404)},
     ("staff", "/cases/<ref>/reply"): CASE_ACTION,
     ("staff", "/cases/<ref>/note"): CASE_ACTION,
-    ("staff", "/cases/<ref>/status"): CASE_ACTION,
-    ("staff", "/cases/<ref>/assign"): CASE_ACTION,
-    ("staff", "/cases/<ref>/ngo"): CASE_ACTION,
+    ("staff", "/cases/<ref>/update"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes"): CASE_ACTION,
     ("staff", "/cases/<ref>/themes/none"): CASE_ACTION,
+    ("staff", "/themes"): {"GET": guardians_only(200)},
     # POST: nobody has reviewed enough cases yet, so retraining is refused.
     ("staff", "/retrain"): {"GET": guardians_only(200), "POST": guardians_only(400)},
     ("staff", "/cases/<ref>/files/<attachment_id>"): {"GET": guardians_only(200, 404)},
@@ -135,8 +150,13 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     ("staff", "/surveys/new"): {"POST": edi_only(SURVEY_PAGE)},
     ("staff", "/surveys/<int:survey_id>"): {"GET": edi_only(200)},
     ("staff", "/surveys/<int:survey_id>/waves"): {"POST": edi_only(SURVEY_PAGE)},
+    # GET: the confirmation page (the world's wave is open); POST closes it.
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/close"): {
-        "POST": edi_only(SURVEY_PAGE)},
+        "GET": edi_only(200), "POST": edi_only(SURVEY_PAGE)},
+    # POST without a file: the form again with its error.
+    ("staff", "/surveys/<int:survey_id>/import"): {"GET": edi_only(200), "POST": edi_only(400)},
+    ("staff", "/surveys/definition"): {"POST": edi_only(400)},
+    ("staff", "/surveys/templates/<name>.toml"): {"GET": edi_only(200)},
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/codes"): {"POST": edi_only(200)},
     # No wave released yet (the world's wave is still open): the page says so.
     ("staff", "/surveys/<int:survey_id>/results"): {"GET": edi_only(200)},
@@ -145,6 +165,19 @@ EXPECTED: dict[tuple[str, str], dict[str, dict[str, Expected]]] = {
     # says there are no figures.
     ("staff", "/themes/"): {"GET": edi_only(200)},
     ("staff", "/themes/summary.csv"): {"GET": edi_only(200)},
+    # Workforce equality: the world has one published period (2026-03-31). Board members read
+    # its dashboard and board pack; everything else is the EDI lead's. POST upload without a
+    # file and POST publish of the already published period are refused (400).
+    ("staff", "/workforce/"): {"GET": workforce(200, 200)},
+    ("staff", "/workforce/upload"): {"POST": workforce(400)},
+    ("staff", "/workforce/template/<kind>.csv"): {"GET": workforce(200)},
+    ("staff", "/workforce/publish"): {"POST": workforce(400)},
+    ("staff", "/workforce/<snapshot>/"): {"GET": workforce(200, 200)},
+    ("staff", "/workforce/<snapshot>/staff-survey"): {
+        "GET": workforce(200), "POST": workforce(To(f"/staff/workforce/{PERIOD}/#staff-survey"))},
+    ("staff", "/workforce/<snapshot>/voice"): {"GET": workforce(200)},
+    ("staff", "/workforce/<snapshot>/board-pack"): {"GET": workforce(200, 200)},
+    ("staff", "/workforce/<snapshot>/board-pack.pdf"): {"GET": workforce(PDF, PDF)},
 }
 
 # These end the session they are sent with, so they run after everything else.
@@ -179,7 +212,7 @@ def test_each_side_ignores_the_other_sides_session() -> None:
             if side == "staff":
                 assert by_actor["reporter"] == by_actor["anonymous"], (rule, method)
             else:
-                for actor in ("guardian", "excluded", "disabled", "edi"):
+                for actor in ("guardian", "excluded", "disabled", "edi", "board"):
                     assert by_actor[actor] == by_actor["anonymous"], (rule, method, actor)
 
 
@@ -199,6 +232,7 @@ class World:
     excluded: Staff
     disabled: Staff
     edi: Staff
+    board: Staff
     receipt: str  # of the case: the reporter excluded ``excluded``
     ref: str
     attachment_id: str
@@ -225,6 +259,7 @@ def world(app: Flask, database: Database, settings: Settings, guardian: Staff,
           second_guardian: Staff) -> World:
     disabled = make_staff(database, settings, "Dee Disabled")
     edi = make_staff(database, settings, "Eve Equality", role="edi")
+    board = make_staff(database, settings, "Bob Board", role="board")
     receipt, _ = submit_concern(app.test_client(), "Theatre lists are double booked.",
                                 excluded_guardians=str(second_guardian.id),
                                 files=[(io.BytesIO(png()), "rota.png")])
@@ -240,7 +275,13 @@ def world(app: Flask, database: Database, settings: Settings, guardian: Staff,
         wave = surveys.open_wave(db, wave_=surveys.wave(db, survey, "Spring"), open_link=True,
                                  actor="test")
         survey_id, wave_id = survey.id, wave.id
-    return World(app, guardian, second_guardian, disabled, edi, receipt, ref, attachment_id,
+        trust = synthetic.generate(seed=3, staff=60, applications=60)
+        workforce_services.import_file(
+            db, kind="staff", csv_text=formats.staff_csv(trust.staff, trust.person_ids),
+            snapshot=date(2026, 3, 31), settings=settings, actor="test")
+        workforce_services.publish(db, snapshot=date(2026, 3, 31), actor="test")
+    return World(app, guardian, second_guardian, disabled, edi, board, receipt, ref,
+                 attachment_id,
                  other_receipt, other_ref, other_attachment_id, template, survey_id, wave_id)
 
 
@@ -248,7 +289,7 @@ def _actor_client(world: World, database: Database, actor: str) -> FlaskClient:
     client = world.app.test_client()
     if actor == "reporter":
         reporter_sign_in(client, world.receipt)
-    elif actor in ("guardian", "excluded", "edi"):
+    elif actor in ("guardian", "excluded", "edi", "board"):
         login(client, getattr(world, actor))
     elif actor == "disabled":
         login(client, world.disabled)
@@ -277,6 +318,15 @@ class Call:
 
 def _no_data(_w: World) -> dict[str, Any]:
     return {}
+
+
+def _this_year() -> str:
+    """This financial year as the NGO return's period picker names it (every case is in it)."""
+    from datetime import date
+
+    from speakup.services import reporting_periods
+
+    return next(p.value for p in reporting_periods(date.today()) if "Q" not in p.value)
 
 
 CALLS: dict[tuple[str, str, str], Call] = {
@@ -314,23 +364,21 @@ CALLS: dict[tuple[str, str, str], Call] = {
         "text": "Thank you for telling us."}, "/staff/login"),
     ("staff", "/cases/<ref>/note", "POST"): Call("/staff/cases/{ref}/note", lambda w: {
         "note-text": "Spoke to the ward manager."}, "/staff/login"),  # NoteForm(prefix="note")
-    ("staff", "/cases/<ref>/status", "POST"): Call("/staff/cases/{ref}/status", lambda w: {
-        "status": "in-progress"}, "/staff/login"),
-    ("staff", "/cases/<ref>/assign", "POST"): Call("/staff/cases/{ref}/assign", lambda w: {
-        "assignee": str(w.guardian.id)}, "/staff/login"),
-    ("staff", "/cases/<ref>/ngo", "POST"): Call("/staff/cases/{ref}/ngo", lambda w: {
-        "raised": "anonymous", "elements": ["patient_safety"]}, "/staff/login"),
+    ("staff", "/cases/<ref>/update", "POST"): Call("/staff/cases/{ref}/update", lambda w: {
+        "status": "in-progress", "assignee": str(w.guardian.id), "raised": "anonymous",
+        "elements": ["patient_safety"]}, "/staff/login"),
     ("staff", "/cases/<ref>/themes", "POST"): Call("/staff/cases/{ref}/themes", lambda w: {
         "theme": "patient_safety", "decision": "confirmed"}, "/staff/login"),
     ("staff", "/cases/<ref>/themes/none", "POST"): Call("/staff/cases/{ref}/themes/none",
                                                        _no_data, "/staff/login"),
+    ("staff", "/themes", "GET"): Call("/staff/themes"),
     ("staff", "/retrain", "GET"): Call("/staff/retrain"),
     ("staff", "/retrain", "POST"): Call("/staff/retrain", _no_data, "/staff/login"),
     ("staff", "/cases/<ref>/files/<attachment_id>", "GET"):
         Call("/staff/cases/{ref}/files/{att}"),
     ("staff", "/export", "GET"): Call("/staff/export"),
     ("staff", "/export", "POST"): Call("/staff/export", lambda w: {
-        "start": "2000-01-01", "end": "2100-12-31"}, "/staff/login"),
+        "period": _this_year()}, "/staff/login"),
     ("staff", "/audit", "GET"): Call("/staff/audit"),
     ("staff", "/account", "GET"): Call("/staff/account"),
     ("staff", "/account", "POST"): Call("/staff/account", _no_data, "/staff/login"),
@@ -340,6 +388,15 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("staff", "/surveys/<int:survey_id>", "GET"): Call("/staff/surveys/{survey}"),
     ("staff", "/surveys/<int:survey_id>/waves", "POST"): Call("/staff/surveys/{survey}/waves",
         lambda w: {"label": "Autumn", "open_link": "codes"}, "/staff/login"),
+    ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/close", "GET"):
+        Call("/staff/surveys/{survey}/waves/{wave}/close"),
+    ("staff", "/surveys/<int:survey_id>/import", "GET"): Call("/staff/surveys/{survey}/import"),
+    ("staff", "/surveys/<int:survey_id>/import", "POST"): Call(
+        "/staff/surveys/{survey}/import", _no_data, "/staff/login"),
+    ("staff", "/surveys/definition", "POST"): Call("/staff/surveys/definition", _no_data,
+                                                    "/staff/login"),
+    ("staff", "/surveys/templates/<name>.toml", "GET"):
+        Call("/staff/surveys/templates/equality-pulse.toml"),
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/close", "POST"): Call(
         "/staff/surveys/{survey}/waves/{wave}/close", _no_data, "/staff/login"),
     ("staff", "/surveys/<int:survey_id>/waves/<int:wave_id>/codes", "POST"): Call(
@@ -349,6 +406,22 @@ CALLS: dict[tuple[str, str, str], Call] = {
         Call("/staff/surveys/{survey}/results.csv"),
     ("staff", "/themes/", "GET"): Call("/staff/themes/"),
     ("staff", "/themes/summary.csv", "GET"): Call("/staff/themes/summary.csv"),
+    ("staff", "/workforce/", "GET"): Call("/staff/workforce/"),
+    ("staff", "/workforce/upload", "POST"): Call("/staff/workforce/upload", lambda w: {
+        "kind": "staff", "period": PERIOD}, "/staff/login"),
+    ("staff", "/workforce/template/<kind>.csv", "GET"): Call("/staff/workforce/template/staff.csv"),
+    ("staff", "/workforce/publish", "POST"): Call("/staff/workforce/publish", lambda w: {
+        "snapshot": PERIOD}, "/staff/login"),
+    ("staff", "/workforce/<snapshot>/", "GET"): Call(f"/staff/workforce/{PERIOD}/"),
+    ("staff", "/workforce/<snapshot>/staff-survey", "GET"):
+        Call(f"/staff/workforce/{PERIOD}/staff-survey"),
+    ("staff", "/workforce/<snapshot>/staff-survey", "POST"):
+        Call(f"/staff/workforce/{PERIOD}/staff-survey", _no_data, "/staff/login"),
+    ("staff", "/workforce/<snapshot>/voice", "GET"): Call(f"/staff/workforce/{PERIOD}/voice"),
+    ("staff", "/workforce/<snapshot>/board-pack", "GET"):
+        Call(f"/staff/workforce/{PERIOD}/board-pack"),
+    ("staff", "/workforce/<snapshot>/board-pack.pdf", "GET"):
+        Call(f"/staff/workforce/{PERIOD}/board-pack.pdf"),
 }
 
 
@@ -439,8 +512,9 @@ def test_excluded_guardian_never_sees_the_case(world: World, database: Database)
     case = staff.get(f"/staff/cases/{world.ref}").data.decode()
     assert world.excluded.name not in case  # not offered in "Assign to"
     # Even a guardian holding the case cannot give it to the excluded guardian.
-    response = staff.post(f"/staff/cases/{world.ref}/assign", data={
-        "csrf_token": csrf_token(case), "assignee": str(world.excluded.id)})
+    response = staff.post(f"/staff/cases/{world.ref}/update", data={
+        "csrf_token": csrf_token(case), "assignee": str(world.excluded.id), "status": "new",
+        "raised": "anonymous"})
     assert response.status_code == 400
     assert "That guardian cannot be given this case." in response.data.decode()
     with database.session() as db:

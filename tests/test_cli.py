@@ -178,3 +178,42 @@ def test_commands_fail_closed_without_configuration(tmp_path) -> None:
                             input="id,text\n1,Jobs go to the manager's friends\n",
                             capture_output=True, text=True, timeout=120, check=False)
     assert tagged.returncode == 0 and "nepotism_favouritism" in tagged.stdout
+
+
+def test_demo_prints_a_receipt_with_a_reply_and_the_survey_link_and_a_mix_of_statuses(
+        app, database, settings) -> None:
+    from tests.conftest import reporter_sign_in
+
+    output = app.test_cli_runner().invoke(args=["demo", "seed"]).output
+    receipt = re.search(r"A reporter's receipt \(a sample concern with a guardian's reply\): "
+                        r"(.+)", output).group(1).strip()
+    link = re.search(r"Equality pulse survey, open to answer: http://127\.0\.0\.1:\d+(\S+)",
+                     output).group(1)
+    reporter = reporter_sign_in(app.test_client(), receipt)
+    page = reporter.get("/concern").data.decode()
+    assert "The guardian replied" in page and "was the band 7 post" not in page
+    assert "Do you know whether it was advertised" in page
+    assert app.test_client().get(link).status_code in (200, 302)
+    with database.session() as db:
+        statuses = dict(db.execute(text(
+            "SELECT status, COUNT(*) FROM concerns GROUP BY status")).all())
+    total = sum(statuses.values())
+    assert set(statuses) == {"new", "acknowledged", "in-progress", "closed"}
+    assert statuses["closed"] > total // 3 and statuses["new"] < total // 8
+
+
+def test_db_upgrade_says_what_it_did(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    speakup = Path(sys.executable).parent / "speakup"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SPEAKUP_ENV": "development",
+           "SPEAKUP_INSTANCE_DIR": str(tmp_path / "instance"), "SPEAKUP_KDF": "fast",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    first = subprocess.run([str(speakup), "db", "upgrade"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300, check=True)
+    assert "Created a new database at schema version" in first.stdout
+    again = subprocess.run([str(speakup), "db", "upgrade"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300, check=True)
+    assert "already at the latest version" in again.stdout and "nothing to change" in again.stdout

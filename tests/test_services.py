@@ -13,6 +13,7 @@ from core import encryption
 from speakup import services
 from speakup.models import Concern, SubmissionToken
 from tests.conftest import Staff
+from tests.inbox_helpers import inbox_cases
 
 
 def _identity(db, settings, staff: Staff) -> accounts.StaffIdentity:
@@ -35,7 +36,7 @@ def test_concern_sealed_while_nobody_is_logged_in_is_readable_later(
 ) -> None:
     receipt = _submit(db, settings, "Nobody was logged in").receipt
     identity = _identity(db, settings, guardian)
-    [row] = services.inbox(db, identity=identity, settings=settings)
+    [row] = inbox_cases(db, identity=identity, settings=settings)
     assert services.open_case(db, identity=identity, ref=row.concern.ref).text == \
         "Nobody was logged in"
     access = services.open_with_receipt(db, receipt=receipt, settings=settings)
@@ -45,15 +46,16 @@ def test_concern_sealed_while_nobody_is_logged_in_is_readable_later(
 def test_excluded_guardian_never_gets_the_key(db, settings, guardian, second_guardian) -> None:
     _submit(db, settings, "Not for Sam", excluded_guardian_ids=[second_guardian.id])
     sam = _identity(db, settings, second_guardian)
-    assert services.inbox(db, identity=sam, settings=settings) == []
+    assert inbox_cases(db, identity=sam, settings=settings) == []
     gina = _identity(db, settings, guardian)
-    [row] = services.inbox(db, identity=gina, settings=settings)
+    [row] = inbox_cases(db, identity=gina, settings=settings)
     with pytest.raises(services.CaseNotFoundError):
         services.open_case(db, identity=sam, ref=row.concern.ref)
     with pytest.raises(services.ConcernInvalidError):
         services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=second_guardian.id,
                         settings=settings)
-    assert [g.id for g in services.assignable_guardians(db, case=row.record,
+    case = services.granted_case(db, identity=gina, ref=row.concern.ref)[2]
+    assert [g.id for g in services.assignable_guardians(db, case=case,
                                                                  settings=settings)] == [guardian.id]
 
 
@@ -79,8 +81,8 @@ def test_assigning_a_new_guardian_grants_them_the_key(
     late = make_staff(database, settings, "Lee Late")
     gina = _identity(db, settings, guardian)
     lee = _identity(db, settings, late)
-    assert services.inbox(db, identity=lee, settings=settings) == []
-    [row] = services.inbox(db, identity=gina, settings=settings)
+    assert inbox_cases(db, identity=lee, settings=settings) == []
+    [row] = inbox_cases(db, identity=gina, settings=settings)
     services.assign(db, identity=gina, ref=row.concern.ref, assignee_id=late.id,
                     settings=settings)
     db.commit()
@@ -114,7 +116,7 @@ def test_receipt_from_a_different_pepper_does_not_open(db, settings, guardian) -
 def test_reply_acknowledges_and_notes_stay_private(db, settings, guardian) -> None:
     receipt = _submit(db, settings).receipt
     gina = _identity(db, settings, guardian)
-    [row] = services.inbox(db, identity=gina, settings=settings)
+    [row] = inbox_cases(db, identity=gina, settings=settings)
     services.add_note(db, identity=gina, ref=row.concern.ref, text="private thought")
     services.reply_to_reporter(db, identity=gina, ref=row.concern.ref, text="hello")
     db.commit()
@@ -129,9 +131,9 @@ def test_deadlines_and_overdue_filter(db, settings, guardian) -> None:
     _submit(db, settings, "old", on=today - timedelta(days=settings.acknowledge_days + 1))
     _submit(db, settings, "fresh", on=today)
     gina = _identity(db, settings, guardian)
-    rows = services.inbox(db, identity=gina, settings=settings, on=today)
+    rows = inbox_cases(db, identity=gina, settings=settings, on=today)
     assert [r.deadlines.overdue for r in rows] == [None, "acknowledgement"]
-    overdue = services.inbox(db, identity=gina, settings=settings, on=today, overdue_only=True)
+    overdue = inbox_cases(db, identity=gina, settings=settings, on=today, overdue=True)
     assert len(overdue) == 1
     stale = rows[1].concern
     services.change_status(db, identity=gina, ref=stale.ref, status="in-progress", on=today)
@@ -147,7 +149,7 @@ def test_ngo_return_counts_cases_without_references_or_text(db, settings, guardi
     _submit(db, settings, "second in range", on=date(2026, 6, 3))
     _submit(db, settings, "outside the range", on=date(2025, 1, 1))
     gina = _identity(db, settings, guardian)
-    row = next(r for r in services.inbox(db, identity=gina, settings=settings)
+    row = next(r for r in inbox_cases(db, identity=gina, settings=settings)
                if r.concern.received_on == date(2026, 5, 3))
     services.record_ngo(db, identity=gina, ref=row.concern.ref, fields=services.NgoFields(
         raised="confidential", elements=frozenset({"bullying_harassment", "detriment"}),
@@ -173,7 +175,7 @@ def test_purge_deletes_only_closed_cases_past_retention(db, settings, guardian) 
     _submit(db, settings, "closed long ago", on=date(2024, 1, 1))
     _submit(db, settings, "open and old", on=date(2024, 1, 1))
     gina = _identity(db, settings, guardian)
-    rows = services.inbox(db, identity=gina, settings=settings)
+    rows = inbox_cases(db, identity=gina, settings=settings)
     closed = next(r.concern for r in rows if r.concern.ref == rows[0].concern.ref)
     services.change_status(db, identity=gina, ref=closed.ref, status="closed",
                            on=today - timedelta(days=settings.retention_days + 1))

@@ -87,6 +87,8 @@ def test_results_pages_are_accessible_on_phone_and_desktop(
         results.check_printed("form.speakup-results-form", "Demo NHS Foundation Trust")
         expect(results.page.locator("svg.speakup-chart").first).to_be_visible()
         results.page.screenshot(path=str(shots_dir / "results-print.png"), full_page=True)
+        results.page.screenshot(path=str(shots_dir / "results-print-top.png"),
+                                clip={"x": 0, "y": 0, "width": 1280, "height": 1200})
         results.page.emulate_media(media="screen")
 
         # When they ask for the same breakdown twice

@@ -52,6 +52,8 @@ class ThemesPage(ChartPage):
                 expect(self.page.locator(f"#themes-{section}")).to_be_visible()
             expect(self.page.locator("svg.speakup-chart").first).to_be_visible()
             self.page.screenshot(path=str(shots_dir / f"{name}.png"), full_page=True)
+            self.page.screenshot(path=str(shots_dir / f"{name}-top.png"),
+                                 clip={"x": 0, "y": 0, "width": 1280, "height": 1200})
         finally:
             self.page.emulate_media(media="screen")
 

@@ -200,3 +200,26 @@ def test_migration_closes_imported_draft_waves(database: Database, settings: Set
     with database.session() as db:
         status = dict(db.execute(text("SELECT label, status FROM survey_waves")).all())
     assert status == {"Old": "closed", "Empty": "draft"}
+
+
+def test_a_survey_of_ones_own_is_loaded_on_a_page(edi, database) -> None:
+    index = edi.get("/staff/surveys/").data.decode()
+    assert "speakup survey import" not in index
+    template = edi.get("/staff/surveys/templates/equality-pulse.toml")
+    assert template.status_code == 200 and b'id = "equality-pulse"' in template.data
+    assert edi.get("/staff/surveys/templates/nope.toml").status_code == 404
+    own = template.data.decode().replace('id = "equality-pulse"', 'id = "our-pulse"', 1)
+    bad = own.replace('kind = "agreement"', 'kind = "shouting"', 1)
+    response = edi.post("/staff/surveys/definition", data={
+        "csrf_token": csrf_token(index), "definition": (io.BytesIO(bad.encode()), "ours.toml")},
+        content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "The definition cannot be used" in response.data.decode()
+    with database.session() as db:
+        assert db.scalar(text("SELECT count(*) FROM surveys")) == 0
+    response = edi.post("/staff/surveys/definition", data={
+        "csrf_token": csrf_token(index), "definition": (io.BytesIO(own.encode()), "ours.toml")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    with database.session() as db:
+        assert services.find_survey(db, "our-pulse").title == "Equality pulse"

@@ -5,7 +5,6 @@ a comment and list the most mentioned themes first."""
 from __future__ import annotations
 
 import re
-
 import zlib
 
 from sqlalchemy import func, select
@@ -21,6 +20,7 @@ from tests.equality.test_theme_summaries import (
     PHRASE,
     Q2,
     RACISM,
+    _csv,
     _get,
 )
 from tests.equality.test_theme_summaries import concerns as concerns  # the fixture, by name
@@ -103,6 +103,8 @@ def test_survey_themes_have_a_denominator_and_most_mentioned_first(edi, survey_i
     hidden_at = [i for i, c in enumerate(counts) if not c.isdigit()]
     assert all(i > len(shown) - 1 for i in hidden_at)  # hidden figures come last
     assert "out of the people who wrote a comment in wave W1 (36)" in html
+    rows_csv = _csv(edi, f"?source=survey-{survey_id}&wave=W1")
+    assert [r["people"] for r in rows_csv if r["theme"] == "(wrote a comment)"] == ["36"]
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(CachedSummary).where(
             CachedSummary.source == f"survey-{survey_id}")) == 1

@@ -179,7 +179,8 @@ def test_dashboard_shows_every_figure_with_its_table(app: Flask, edi: Staff,
     # Each chart is an accessible SVG with the reference band drawn for the ratios.
     assert html.count('role="img"') >= 10
     assert "speakup-chart__reference" in html
-    assert "non-adverse range (a reference, not a verdict)" in html
+    assert re.search(r"0\.80 to 1\.25: NHS England's non-\s?adverse range \(a reference, "
+                     r"not\s+a\s+verdict\)", text_of(html))
     assert 'style="' not in html  # the CSP allows no inline style
     page = text_of(html)
     # The figures are those of the CLI's JSON (same payload).
@@ -274,6 +275,9 @@ def test_voice_and_data_page(app: Flask, concerns: None, edi: Staff,
     assert re.search(r"Racial discrimination 2024/25 Q1 0 2024/25 Q2 33 .*?WRES 3: [\d.]+", page)
     assert "Unadvertised appointments by quarter" in page
     assert re.search(r"2025/26 Q\d Appointments [\d,]+", page)
+    # The same counts join the themes by quarter in the concerns table.
+    assert re.search(r"Unadvertised appointments \(recruitment extract\) 2024/25 Q\d not in "
+                     r"this period .*?2025/26 Q1 [\d,]+", page)
 
 
 def test_board_pack_and_pdf(app: Flask, edi: Staff, trust: synthetic.SyntheticTrust,
@@ -305,3 +309,28 @@ def test_board_pack_and_pdf(app: Flask, edi: Staff, trust: synthetic.SyntheticTr
 
     with pikepdf.open(io.BytesIO(response.data)) as pdf:
         assert len(pdf.pages) >= 3
+
+
+def test_pulse_survey_figures_are_the_in_year_view(app: Flask, database: Database, edi: Staff,
+                                                   tmp_path: Path, settings: Settings,
+                                                   trust: synthetic.SyntheticTrust) -> None:
+    from surveys import results as survey_results
+    from surveys.models import Survey
+    from tests.surveys.conftest import import_equality_pulse, population_csv
+
+    survey_id = import_equality_pulse(app, database, tmp_path, population_csv())
+    client = signed_in(app, edi)
+    upload(client, "staff", formats.staff_csv(trust.staff, trust.person_ids))
+    page = text_of(client.get(f"/staff/workforce/{PERIOD}/").data.decode())
+    # Labelled as the in-year view, from the latest closed wave, through disclosure control.
+    assert "In-year view: Equality pulse" in page
+    with database.session() as db:
+        survey = db.get(Survey, survey_id)
+        assert survey is not None
+        wave = survey_results.released_waves(survey)[-1].label
+        [first, *_] = survey_results.wres_indicators(db, survey=survey, settings=settings,
+                                                     wave_label=wave)
+    assert f"wave {wave} (pulse survey, through disclosure control)" in page
+    if first.white.percent is not None:
+        assert f"{first.white.percent:.1f}%" in page
+

@@ -85,3 +85,24 @@ def test_code_never_appears_in_a_url_or_page(client, codes) -> None:
     page = client.get("/survey/answer").data.decode()
     assert codes[0][0] not in page
     assert not re.search(r"[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}", page)
+
+
+def test_gender_identity_beside_sex_and_yes_no_questions_as_radios(
+        client, database, settings, codes) -> None:
+    assert _enter(client, codes[0][1]).status_code == 302
+    page = client.get("/survey/answer").data.decode()
+    sex = page.index('name="sex"')
+    identity = page.index("Is the gender you identify with the same as your sex registered at "
+                          "birth?")
+    assert sex < identity < page.index('name="age_band"')
+    for name in ("gender_identity", "disability", "internationally_educated", "sex"):
+        assert re.search(rf'type="radio" value="yes"|name="{name}" type="radio"', page)
+        assert f'<select class="nhsuk-select" id="{name}"' not in page
+        assert re.search(rf'name="{name}" type="radio" value="prefer-not"', page), name
+    done = client.post("/survey/answer", data={
+        "csrf_token": csrf_token(page), "roles_fair": "agree", "sex": "female",
+        "gender_identity": "no"})
+    assert done.status_code == 200
+    with database.session() as db:
+        [response] = settled_responses(db, settings, db.get(SurveyWave, codes[2]))
+        assert response.demographics["gender_identity"] == "no"

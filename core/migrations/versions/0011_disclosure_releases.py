@@ -5,14 +5,14 @@ in one wave), sealed under a server key (`core.release_store`); subject and data
 are HMACs. It starts empty: releases are decided on first view after a wave closes.
 
 Revision ID: 0011
-Revises: 0014
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0014'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
