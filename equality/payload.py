@@ -10,12 +10,14 @@ appointed) are shown exactly. Every figure below trust level is put through
 `analysis.disclosure.release`, here and nowhere else in the workforce code, so the module can be
 swapped without touching the pages: `_Disclosed` builds one `Population` per question from the
 period's records (staff by band, cluster and clinical; shortlisted applicants by band;
-advertised-post applicants by band, WRES group, broad and detailed ethnic group, disability and
-sex; appointments by band and WRES group; paid staff by quartile and group) and every breakdown
-of that question is a release of it, so a hidden group cannot be worked out from the other
-cells of its table (complementary suppression) or as the difference of two shown groups of one
-question. Not defended, as the module says: tables of different questions combined (e.g. the
-funnel and the routes of one band), and differences between periods.
+advertised-post applicants by band and detailed ethnic group, with the broad and WRES groups
+as groupings of it, disability and sex; appointments by band and WRES group; paid staff by
+quartile, whose sizes are public, and group) and every breakdown of that question is a release
+of it, audited by integer programming over all of that question's figures (the band, cluster or
+quartile is the hub: each table crosses it with one other dimension). Not defended: tables of
+different questions combined (e.g. the funnel and the routes of one band); a re-imported period
+is not yet kept and audited against the previous version (`core.release_store` does that for
+survey results); values nobody has are left out of a population rather than listed.
 """
 
 from __future__ import annotations
