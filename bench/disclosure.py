@@ -1,227 +1,161 @@
-"""Benchmark: what disclosure control costs next to the SQL it protects (not a test).
+"""Benchmark: deciding and auditing the release of a closed wave, and what it costs in
+information next to a k-only release of the same data (not a test).
 
-1. Generates N synthetic survey responses (seeded; default 1,000,000) with dimensions wave (4),
-   directorate (12), band (13), ethnicity group (5 including unknown), staff group (9) and age
-   band (6), and one 5-option answer, with skewed (realistic) frequencies and band depending on
-   staff group, into a temporary SQLite file: one table
-   ``responses(wave, directorate, band, ethnicity, staff_group, age_band, answer)`` and the index a
-   real deployment also has, on ``wave`` (results are always read one wave at a time).
-2. BASELINE: ``SELECT directorate, band, answer, COUNT(*) ... WHERE wave = ? GROUP BY
-   directorate, band, answer``, the same table without disclosure control; best of 5.
-3. WITH CONTROL: the atoms query disclosure control needs (``GROUP BY`` every dimension and the
-   answer, all waves, since differencing looks across waves) plus ``Population.from_counts`` plus
-   ``release(by=["directorate", "band"], where={"wave": ...})``; best of 5. Then the control step
-   alone (population build + release, no SQL), best of 5, each run on a fresh population so the
-   decisions for the whole query space are recomputed every time.
-4. Prints rows, times in ms, the ratio "control / baseline query" (target < 1.0 for the control
-   step alone) and how many cells each rule suppressed, in the table and in the query space.
+1. Generates a closed wave of N synthetic survey responses (seeded; default 2,000 and 20,000)
+   with the survey's breakdowns: ethnicity (the five ONS groups and unknown), pay band (13),
+   staff group (9), directorate (12), sex, age band (6), disability and education outside the
+   UK (each with unknown), skewed frequencies, band depending on staff group, and one 5-option
+   answer that depends a little on ethnicity and band.
+2. K-ONLY (the baseline, same run): every group of the query space (everyone, each value of
+   each breakdown, ethnicity or White / Global majority by each other breakdown) is shown with
+   its answers when it has k or more people; the time is counting and thresholding them.
+3. AUDITED: `analysis.disclosure` decides the wave's release over the same query space and
+   proves it by integer programming (HiGHS), from a fresh population each time (best of
+   ``--repeat``).
+4. Prints the times, the ratio audited / k-only, and the information loss: of the figures the
+   k-only rule shows (each group's count, and its answers, for groups of k or more), the share
+   the audited release still shows exactly; how many it shows as a range instead, with the mean
+   width of those ranges ("between 40 and 49" is 10 wide); how many it hides. Groups of fewer
+   than k are "fewer than k" in the audited release and hidden in the k-only one.
 
-Run: ``.venv/bin/python bench/disclosure.py [--responses 1000000] [--seed 2024] [--k 11]``.
+Run: ``.venv/bin/python bench/disclosure.py [--responses 2000 20000] [--seed 2024] [--k 11]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import sqlite3
 import sys
-import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from analysis.disclosure import Policy, Population, Release, release  # noqa: E402
+from analysis.disclosure import Policy, Population  # noqa: E402
 
 T = TypeVar("T")
 
-WAVES = ["2022", "2023", "2024", "2025"]
-DIRECTORATES = [
-    "Medicine", "Surgery", "Women and Children", "Emergency", "Diagnostics", "Community",
-    "Mental Health", "Estates", "Corporate", "Research", "Pharmacy", "Executive",
-]  # fmt: skip
-DIRECTORATE_WEIGHTS = [30, 25, 20, 15, 12, 10, 8, 6, 5, 4, 3, 1]
-BANDS = ["1", "2", "3", "4", "5", "6", "7", "8a", "8b", "8c", "8d", "9", "VSM"]
-ETHNICITIES = ["White", "Asian", "Black", "Mixed or other", "unknown"]
-ETHNICITY_WEIGHTS = [70, 13, 9, 4, 4]
-STAFF_GROUPS = [
-    "Add Prof Scientific and Technical", "Additional Clinical Services", "Administrative and Clerical",
-    "Allied Health Professionals", "Estates and Ancillary", "Healthcare Scientists",
-    "Medical and Dental", "Nursing and Midwifery Registered", "Students",
-]  # fmt: skip
-STAFF_WEIGHTS = [5, 15, 20, 8, 6, 2, 10, 33, 1]
-# Band weights by staff group: students sit in band 1-3, medics mostly outside AfC bands (shown as VSM
-# here for simplicity), registered nurses 5-8a, and so on.
-BAND_WEIGHTS = {
-    "Add Prof Scientific and Technical": [0, 1, 3, 5, 10, 12, 10, 5, 2, 1, 0.5, 0.2, 0],
-    "Additional Clinical Services": [1, 25, 35, 25, 8, 3, 1, 0.2, 0, 0, 0, 0, 0],
-    "Administrative and Clerical": [1, 15, 25, 20, 12, 8, 6, 5, 3, 2, 1, 0.5, 0.5],
-    "Allied Health Professionals": [0, 0, 1, 2, 25, 35, 25, 7, 3, 1, 0.3, 0.1, 0],
-    "Estates and Ancillary": [5, 40, 25, 15, 8, 4, 2, 1, 0.3, 0.1, 0, 0, 0],
-    "Healthcare Scientists": [0, 0, 2, 5, 15, 25, 25, 15, 8, 3, 1, 0.5, 0],
-    "Medical and Dental": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    "Nursing and Midwifery Registered": [0, 0, 0, 0, 35, 35, 20, 6, 2, 1, 0.5, 0.1, 0.1],
-    "Students": [30, 40, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+OPTIONS = ["strongly-disagree", "disagree", "neither", "agree", "strongly-agree"]
+CATEGORIES = {
+    "ethnicity": (["white", "asian", "black", "mixed", "other"], [70, 13, 9, 3, 2]),
+    "band": (["1", "2", "3", "4", "5", "6", "7", "8a", "8b", "8c", "8d", "9", "vsm"],
+             [1, 6, 10, 10, 22, 20, 15, 7, 4, 2, 1, 1, 1]),
+    "staff_group": (["apst", "acs", "admin", "ahp", "estates", "hcs", "medical", "nursing",
+                     "students"], [5, 15, 20, 8, 6, 2, 10, 33, 1]),
+    "directorate": ([f"d{i}" for i in range(12)], [30, 25, 20, 15, 12, 10, 8, 6, 5, 4, 3, 1]),
+    "sex": (["female", "male"], [77, 23]),
+    "age_band": (["16-20", "21-30", "31-40", "41-50", "51-65", "66+"], [2, 22, 27, 25, 23, 1]),
+    "disability": (["yes", "no"], [20, 80]),
+    "internationally_educated": (["yes", "no"], [18, 82]),
 }
-AGE_BANDS = ["16-20", "21-30", "31-40", "41-50", "51-65", "66+"]
-AGE_WEIGHTS = [2, 22, 26, 24, 24, 2]
-ANSWERS = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
-ANSWER_WEIGHTS = [8, 15, 27, 32, 18]
-FAVOURABLE = {"Agree", "Strongly agree"}
-DIMENSIONS = ["wave", "directorate", "band", "ethnicity", "staff_group", "age_band"]
-BASELINE_SQL = (
-    "SELECT directorate, band, answer, COUNT(*) FROM responses WHERE wave = ? "
-    "GROUP BY directorate, band, answer"
-)
-ATOMS_SQL = (
-    "SELECT wave, directorate, band, ethnicity, staff_group, age_band, answer, COUNT(*) "
-    "FROM responses GROUP BY wave, directorate, band, ethnicity, staff_group, age_band, answer"
-)
+UNKNOWN_SHARE = 0.04
+POLICY_GROUPING = ("ethnic_group", "ethnicity", tuple(
+    (e, "white" if e == "white" else "global-majority") for e in CATEGORIES["ethnicity"][0]))
 
 
-def generate(path: Path, responses: int, seed: int) -> None:
-    """Fill a fresh SQLite file with ``responses`` synthetic answers to one question."""
-    rng = random.Random(seed)
-    staff = rng.choices(STAFF_GROUPS, STAFF_WEIGHTS, k=responses)
-    band_of = {group: rng.choices(BANDS, BAND_WEIGHTS[group], k=responses) for group in STAFF_GROUPS}
-    rows = zip(
-        rng.choices(WAVES, k=responses),
-        rng.choices(DIRECTORATES, DIRECTORATE_WEIGHTS, k=responses),
-        (band_of[group][i] for i, group in enumerate(staff)),
-        rng.choices(ETHNICITIES, ETHNICITY_WEIGHTS, k=responses),
-        staff,
-        rng.choices(AGE_BANDS, AGE_WEIGHTS, k=responses),
-        rng.choices(ANSWERS, ANSWER_WEIGHTS, k=responses),
-        strict=True,
-    )
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE responses (wave TEXT NOT NULL, directorate TEXT NOT NULL, band TEXT NOT NULL,"
-            " ethnicity TEXT, staff_group TEXT NOT NULL, age_band TEXT, answer TEXT)"
-        )
-        db.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        db.execute("CREATE INDEX ix_responses_wave ON responses (wave)")
-    db.close()
+def wave(n: int, seed: int) -> list[tuple[object, ...]]:
+    """Atoms ``(wave, each breakdown..., answer, count)`` of one closed wave of ``n`` people."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for name, (values, weights) in CATEGORIES.items():
+        p = np.array(weights, dtype=float) / sum(weights)
+        chosen = rng.choice(len(values), size=n, p=p)
+        if name == "band":  # staff groups sit in some bands: shift students down, medics up
+            chosen = np.clip(chosen + rng.integers(-1, 2, size=n), 0, len(values) - 1)
+        labels = np.array(values, dtype=object)[chosen]
+        labels[rng.random(n) < UNKNOWN_SHARE] = None
+        columns.append(labels)
+    lean = (np.array([v != "white" for v in columns[0]]) * 0.6
+            + np.array([v in ("8a", "8b", "8c", "8d", "9", "vsm") for v in columns[1]]) * -0.5)
+    score = np.clip(np.round(rng.normal(2.6 - lean, 1.1)), 0, 4).astype(int)
+    rows: dict[tuple[object, ...], int] = {}
+    for i in range(n):
+        key = ("closed", *(c[i] for c in columns), OPTIONS[score[i]])
+        rows[key] = rows.get(key, 0) + 1
+    return [(*key, count) for key, count in rows.items()]
 
 
-def best_of(runs: int, work: Callable[[], T]) -> tuple[float, T]:
-    """The fastest of ``runs`` calls in milliseconds, and the last result."""
-    best = float("inf")
-    result: T | None = None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = work()
-        best = min(best, (time.perf_counter() - started) * 1000)
+def best(repeat: int, run: Callable[[], T]) -> tuple[float, T]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
     assert result is not None
-    return best, result
+    return min(times), result
 
 
-def control(rows: list[tuple[object, ...]], policy: Policy, wave: str) -> Release:
-    """The disclosure-control step: build the population and release the table."""
-    population = Population.from_counts(rows, DIMENSIONS)
-    return release(
-        population,
-        by=["directorate", "band"],
-        where={"wave": wave},
-        policy=policy,
-        options=ANSWERS,
-        favourable=FAVOURABLE,
-    )
+def k_only(atoms: list[tuple[object, ...]], k: int) -> dict[tuple[object, ...], tuple[int, bool]]:
+    """Every group of the query space: (its size, whether a k-only rule shows it)."""
+    names = list(CATEGORIES)
+    hub = names.index("ethnicity")
+    grouping = dict(POLICY_GROUPING[2])
+    sizes: dict[tuple[object, ...], int] = {}
+    for row in atoms:
+        values, count = row[1:-2], int(row[-1])  # type: ignore[call-overload]
+        eth = values[hub] or "unknown"
+        hubs: list[tuple[str, object] | None] = [("ethnicity", eth), None]
+        if grouping.get(str(eth)) == "global-majority":  # White and unknown are ethnicity values
+            hubs.append(("ethnic_group", "global-majority"))
+        for h in hubs:
+            spokes = [(name, values[j] or "unknown") for j, name in enumerate(names) if j != hub]
+            for spoke in (None, *spokes):
+                key = tuple(x for x in (h, spoke) if x is not None)
+                sizes[key] = sizes.get(key, 0) + count
+    return {key: (n, n >= k) for key, n in sizes.items()}
 
 
-def census(population: Population, policy: Policy) -> Counter[str]:
-    """How every group of the query space fared (pooled and per wave; filter = directorate)."""
-    from analysis.disclosure import _REASONS
-
-    verdicts = population._decisions(policy, population._space(policy))
-    fates: Counter[str] = Counter()
-    for dims, suppressed in verdicts.suppressed.items():
-        size = population._tables.sizes(dims)
-        hidden = verdicts.hidden[dims]
-        reasons = verdicts.reasons[dims]
-        fates["groups"] += int(size.size)
-        fates["empty, shown as 0"] += int((size == 0).sum())
-        fates["shown in full"] += int(((size > 0) & ~hidden).sum())
-        for code, name in _REASONS.items():
-            fates[f"n suppressed: {name}"] += int((suppressed & (reasons == code)).sum())
-            fates[f"n shown, distribution hidden: {name}"] += int(
-                (hidden & ~suppressed & (reasons == code)).sum()
-            )
-    return fates
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--responses", type=int, default=1_000_000)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--responses", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--k", type=int, default=11)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    policy = Policy(k=args.k, filter_dims=frozenset({"directorate"}), wave_dim="wave")
-    wave = WAVES[-1]
+    policy = Policy(k=args.k, hub="ethnicity", groupings=(POLICY_GROUPING,), wave_dim="wave")
+    categories = {name: values for name, (values, _) in CATEGORIES.items()}
+    dims = ["wave", *CATEGORIES]
+    print(f"k = {args.k}; one question, one closed wave; query space: everyone, one breakdown, "
+          "ethnicity (or White / Global majority) by one other breakdown")
+    for n in args.responses:
+        atoms = wave(n, args.seed)
+        baseline, truth = best(args.repeat, lambda atoms=atoms: k_only(atoms, args.k))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "survey.sqlite"
-        started = time.perf_counter()
-        generate(path, args.responses, args.seed)
-        print(
-            f"generated {args.responses:,} responses in {time.perf_counter() - started:.1f} s ({path.name})"
-        )
-        db = sqlite3.connect(path)
-        try:
-            baseline_ms, baseline_rows = best_of(
-                args.runs, lambda: db.execute(BASELINE_SQL, (wave,)).fetchall()
-            )
-            atoms_ms, atoms = best_of(args.runs, lambda: db.execute(ATOMS_SQL).fetchall())
+        def audited(atoms: list[tuple[object, ...]] = atoms) -> object:
+            population = Population.from_counts(atoms, dims, categories)
+            return population.decision(policy, "closed")
 
-            def with_control() -> Release:
-                return control(db.execute(ATOMS_SQL).fetchall(), policy, wave)
-
-            total_ms, _ = best_of(args.runs, with_control)
-        finally:
-            db.close()
-
-    build_ms, population = best_of(args.runs, lambda: Population.from_counts(atoms, DIMENSIONS))
-    control_ms, table = best_of(args.runs, lambda: control(atoms, policy, wave))
-    fates = census(population, policy)
-
-    def line(step: str, rows: int, ms: float) -> None:
-        print(f"{step:58s} {rows:9,d} {ms:9.1f}")
-
-    print(f"policy: k={policy.k}, filter dims {sorted(policy.filter_dims)}, wave dim {policy.wave_dim!r}")
-    print(f"{'step':58s} {'rows':>9s} {'ms':>9s}")
-    line("BASELINE  GROUP BY directorate, band, answer (one wave)", len(baseline_rows), baseline_ms)
-    line("          atoms query (GROUP BY all dimensions, answer)", len(atoms), atoms_ms)
-    line("          Population.from_counts alone", len(atoms), build_ms)
-    line("CONTROL   from_counts + release (rows = cells)", len(table.cells), control_ms)
-    line("WITH CONTROL  atoms query + from_counts + release", len(table.cells), total_ms)
-    print(f"ratio control / baseline query:                {control_ms / baseline_ms:6.2f}  (target < 1.0)")
-    print(f"ratio with control (SQL too) / baseline query: {total_ms / baseline_ms:6.2f}")
-
-    shown = sum(1 for cell in table.cells if not cell.suppressed and cell.counts is not None)
-    by_reason = Counter(
-        f"{'n suppressed' if cell.suppressed else 'n shown, distribution hidden'}: {cell.reason}"
-        for cell in table.cells
-        if cell.reason is not None
-    )
-    empty = sum(1 for cell in table.cells if cell.n == 0)
-    print(f"\ntable directorate x band, wave {wave}: {len(table.cells)} cells (total, margins, interior)")
-    print(f"  shown in full: {shown} (of which empty: {empty})")
-    for name, count in sorted(by_reason.items()):
-        print(f"  {name}: {count}")
-    print(f"whole query space: {fates['groups']:,} groups")
-    for name, count in sorted(fates.items()):
-        if name != "groups" and count:
-            print(f"  {name}: {count:,}")
-    return 0
+        seconds, decision = best(args.repeat, audited)
+        levels = decision.level  # type: ignore[attr-defined]
+        shown_answers = decision.answers  # type: ignore[attr-defined]
+        sizes = decision.n  # type: ignore[attr-defined]
+        big = [g for g in levels if sizes[g] >= args.k]
+        exact = [g for g in big if levels[g] == 0]
+        ranged = [g for g in big if 0 < levels[g] < 5]
+        hidden = [g for g in big if levels[g] == 5]
+        widths = [decision.interval(g, args.k)[1] - decision.interval(g, args.k)[0]  # type: ignore[attr-defined]
+                  for g in ranged]
+        answers_kept = sum(1 for g in big if shown_answers[g])
+        k_only_shown = sum(1 for _, shown in truth.values() if shown)
+        kept = (len(exact) + answers_kept) / (2 * len(big)) if big else 1.0
+        print(f"\n{n:,} responses: {len(levels):,} groups in the query space "
+              f"({len(truth):,} of them non-empty), {len(big):,} of {args.k} or more")
+        print(f"  k-only release:   {baseline * 1000:9.1f} ms   shows {k_only_shown:,} groups "
+              "exactly with their answers; every group below k hidden, zeros shown")
+        print(f"  audited release:  {seconds * 1000:9.1f} ms   ratio audited / k-only "
+              f"{seconds / baseline:,.0f}x")
+        print(f"  of the figures k-only shows, audited still shows exactly: {kept:.1%} "
+              f"(counts {len(exact) / max(len(big), 1):.1%}, answers "
+              f"{answers_kept / max(len(big), 1):.1%})")
+        mean_width = sum(widths) / len(widths) if widths else 0.0
+        print(f"  counts shown as a range instead: {len(ranged)} (mean width {mean_width:.1f}); "
+              f"hidden: {len(hidden)}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

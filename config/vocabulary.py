@@ -79,3 +79,20 @@ NGO_ELEMENTS = (
     ("inappropriate_behaviours", "Element of inappropriate attitudes or behaviours"),
     ("detriment", "Detriment for speaking up indicated"),
 )
+
+# The five ONS 2021 high-level groups: the detailed ethnicity breakdown shown in results (the
+# 19 categories are coarsened to these before disclosure control, as almost all would be below k).
+_BROAD_IDS = {"Asian, Asian British or Asian Welsh": "asian",
+              "Black, Black British, Black Welsh, Caribbean or African": "black",
+              "Mixed or multiple ethnic groups": "mixed", "White": "white",
+              "Other ethnic group": "other"}
+ETHNICITY_BROAD: tuple[tuple[str, str], ...] = tuple(
+    (_BROAD_IDS[group], group) for group, _ in ETHNICITY_GROUPS)
+_BROAD_OF = {code: _BROAD_IDS[group] for group, items in ETHNICITY_GROUPS for code, _ in items}
+
+
+def broad_ethnic_group(ethnicity: str | None) -> str | None:
+    """The ONS high-level group of an ethnicity answer, or None (missing, prefer not to say)."""
+    if not ethnicity or ethnicity == PREFER_NOT_TO_SAY[0]:
+        return None
+    return _BROAD_OF.get(ethnicity)

@@ -132,6 +132,7 @@ def import_models() -> None:
     import accounts.orgkeys  # noqa: F401
     import core.audit
     import core.ratelimit
+    import core.release_store
     import core.unlinkable  # noqa: F401
     import equality.models
     import equality.summary_cache  # noqa: F401

@@ -23,9 +23,10 @@ from datetime import date
 
 from markupsafe import Markup
 
-from analysis.disclosure import Cell, Release
-from surveys.definition import ETHNICITIES, Question, SurveyDefinition
-from surveys.results import DIMENSION_LABELS, HIDDEN_WHY, WAVE, WresIndicator, WresSide
+from analysis.disclosure import Cell, Release, count_text, why_text
+from config.vocabulary import ETHNICITY_BROAD
+from surveys.definition import Question, SurveyDefinition
+from surveys.results import DIMENSION_LABELS, WAVE, WresIndicator, WresSide
 
 TEXT = "#212b32"  # NHS.UK text colour
 SECONDARY = "#4c6272"  # NHS.UK secondary text: 6.2:1 on white
@@ -53,24 +54,21 @@ ETHNIC_GROUPS = {"white": "White", "global-majority": "Global majority"}
 
 
 def is_hidden(cell: Cell) -> bool:
-    """Whether disclosure control hid the cell's n or its answers (an empty group is not)."""
+    """Whether disclosure control held back the cell's n or its answers."""
     return cell.suppressed or (bool(cell.n) and cell.counts is None)
 
 
 def hidden_text(cell: Cell, k: int) -> str:
-    """Why ``cell``'s figures are hidden, in plain words ("" when nothing is hidden)."""
+    """Why ``cell``'s figures are not all shown, in plain words ("" when nothing is held back)."""
     if not is_hidden(cell):
         return ""
-    if cell.reason is None:
-        return "Hidden to protect a small group"
-    return HIDDEN_WHY[cell.reason].format(k=k)
+    return why_text(cell, k) or "Not shown, to protect a small group."
 
 
 def respondents_text(cell: Cell, k: int) -> str:
-    """The respondents figure as shown: the number, or "Fewer than k" / "Hidden ..."."""
-    if cell.n is not None:
-        return f"{cell.n:,}"
-    return f"Fewer than {k}" if cell.reason == "below k" else "Hidden to protect a small group"
+    """The respondents figure as shown: "37", "Between 40 and 49", "Fewer than 11", "Hidden"."""
+    text = count_text(cell, k)
+    return text[:1].upper() + text[1:]
 
 
 def percent_text(value: float) -> str:
@@ -99,7 +97,7 @@ class Labels:
         if dim == "ethnic_group":
             return tuple(ETHNIC_GROUPS.items())
         if dim == "ethnicity":
-            return ETHNICITIES
+            return ETHNICITY_BROAD
         try:
             return self.definition.demographic(dim).options
         except KeyError:

@@ -10,12 +10,14 @@ appointed) are shown exactly. Every figure below trust level is put through
 `analysis.disclosure.release`, here and nowhere else in the workforce code, so the module can be
 swapped without touching the pages: `_Disclosed` builds one `Population` per question from the
 period's records (staff by band, cluster and clinical; shortlisted applicants by band;
-advertised-post applicants by band, WRES group, broad and detailed ethnic group, disability and
-sex; appointments by band and WRES group; paid staff by quartile and group) and every breakdown
-of that question is a release of it, so a hidden group cannot be worked out from the other
-cells of its table (complementary suppression) or as the difference of two shown groups of one
-question. Not defended, as the module says: tables of different questions combined (e.g. the
-funnel and the routes of one band), and differences between periods.
+advertised-post applicants by band and detailed ethnic group, with the broad and WRES groups
+as groupings of it, disability and sex; appointments by band and WRES group; paid staff by
+quartile, whose sizes are public, and group) and every breakdown of that question is a release
+of it, audited by integer programming over all of that question's figures (the band, cluster or
+quartile is the hub: each table crosses it with one other dimension). Not defended: tables of
+different questions combined (e.g. the funnel and the routes of one band); a re-imported period
+is not yet kept and audited against the previous version (`core.release_store` does that for
+survey results); values nobody has are left out of a population rather than listed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from analysis.workforce.report import WorkforceReport
 from analysis.workforce.vocabulary import (
     ADVERTISED_ROUTES,
     DISABLED,
+    ETHNICITIES,
     GLOBAL_MAJORITY,
     NOT_STATED,
     broad_group,
@@ -70,13 +73,18 @@ class _Question:
     hides a figure (the same-answer rule says nothing about a constant)."""
 
     def __init__(self, tally: Mapping[tuple[str, ...], int], dimensions: Sequence[str], k: int,
-                 *, counted: bool = False) -> None:
+                 *, counted: bool = False,
+                 groupings: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (),
+                 public: frozenset[str] = frozenset()) -> None:
         # ``tally``: how many records have each (value of each dimension..., answer), as a SQL
         # GROUP BY gives them (counting tuples first is far cheaper than a dict per record).
         self.population = Population.from_counts([(*key, n) for key, n in tally.items()],
                                                   dimensions)
-        self.policy = Policy(k=k, round_to=None, max_breakdown_dims=min(len(dimensions), 2),
-                             wave_dim=None)
+        # The first dimension (band, cluster, quartile) is the hub: every two-way table of the
+        # workforce pages crosses it with one other dimension.
+        self.policy = Policy(k=k, hub=dimensions[0] if len(dimensions) > 1 else None,
+                             groupings=groupings, wave_dim=None, public=public,
+                             counted=counted)
         self.counted = counted
         self._cells: dict[tuple[tuple[str, str], ...], Cell] = {}
         self._released: set[tuple[str, ...]] = set()
@@ -91,8 +99,8 @@ class _Question:
                 self._cells[tuple(sorted(c.group.items()))] = c
             self._released.add(by)
         found = self._cells.get(tuple(sorted(group.items())))
-        if found is None:
-            return Cell(dict(group), 0, False, None, {}, None)
+        if found is None:  # a value nobody has: shown like a small group (no zeros released)
+            return Cell(dict(group), None, True, "below k", None, None, 0, self.policy.k - 1)
         return found
 
     def reason(self, *groups: Mapping[str, str]) -> str | None:
@@ -106,8 +114,14 @@ class _Question:
         return None
 
 
-# The funnel's breakdowns, as in `analysis.workforce.recruitment.DIMENSIONS`.
-FUNNEL_DIMENSIONS = ("wres_group", "ethnic_group", "ethnicity", "disability", "sex")
+# The funnel's breakdowns are those of `analysis.workforce.recruitment.DIMENSIONS`; the WRES
+# and broad ethnic groups are groupings of the detailed ethnicity, so disclosure control knows
+# they add up (a broad group is the sum of its detailed groups).
+_ETHNIC_CODES = (*ETHNICITIES, NOT_STATED)
+_FUNNEL_GROUPINGS = (
+    ("wres_group", "ethnicity", tuple((c, wres_group(c)) for c in _ETHNIC_CODES)),
+    ("ethnic_group", "ethnicity", tuple((c, broad_group(c)) for c in _ETHNIC_CODES)),
+)
 
 
 class _Disclosed:
@@ -160,14 +174,14 @@ class _Disclosed:
                 wres2[band, wres_group(ethnicity), outcome[appointed]] += n
                 wdes2[band, disability_group(disability), outcome[appointed]] += n
             if route in ADVERTISED_ROUTES:
-                funnel[band, wres_group(ethnicity), broad_group(ethnicity), ethnicity,
-                       disability_group(disability), sex,
+                funnel[band, ethnicity, disability_group(disability), sex,
                        f"s{shortlisted:d}i{interviewed:d}a{appointed:d}"] += n
             if appointed:
                 routes[band, wres_group(ethnicity), route] += n
         self.wres2 = _Question(wres2, ("band", "group"), k)
         self.wdes2 = _Question(wdes2, ("band", "group"), k)
-        self.funnel = _Question(funnel, ("band", *FUNNEL_DIMENSIONS), k)
+        self.funnel = _Question(funnel, ("band", "ethnicity", "disability", "sex"), k,
+                                groupings=_FUNNEL_GROUPINGS)
         self.routes = _Question(routes, ("band", "wres_group"), k)
         self.pay: dict[str, _Question] = {}
         self.bonus: dict[str, _Question] = {}
@@ -182,7 +196,7 @@ class _Disclosed:
                 for _ in range(size):
                     quartiles[name, comparison if next(flags) else reference, "paid"] += 1
             self.pay[characteristic] = _Question(quartiles, ("quartile", "group"), k,
-                                                 counted=True)
+                                                 counted=True, public=frozenset({"quartile"}))
             with_bonus = [(group_of(s), (s.bonus_pay or 0) > 0) for s in in_groups
                           if s.bonus_pay is not None]
             self.bonus[characteristic] = _Question(

@@ -298,8 +298,10 @@ def _answer(survey_: Survey, form: ResultsForm) -> list[survey_results.QuestionR
     if not form.validate():
         return None
     try:
-        return survey_results.question_results(db(), survey=survey_, settings=settings(),
-                                                **form.query())
+        answered = survey_results.question_results(db(), survey=survey_, settings=settings(),
+                                                   **form.query())
+        db().commit()  # each wave's audited release is kept (core.release_store)
+        return answered
     except (survey_results.ResultsError, DisclosureError) as e:
         form.form_errors.append(str(e)[:1].upper() + str(e)[1:])
         return None
@@ -316,6 +318,7 @@ def _render_results(survey_: Survey, definition: SurveyDefinition, form: Results
         wave = form.wave.data if form.wave.data != TREND else None
         wres = survey_results.wres_indicators(db(), survey=survey_, settings=settings(),
                                               wave_label=wave)
+        db().commit()
     return render_template(
         "equality/results.html", survey=survey_, form=form, labels=labels, charts=charts,
         answered=list(zip(answered or [], figures, strict=True)), wres=wres,

@@ -72,7 +72,7 @@ from analysis.themes.engine import ThemeEngine
 from analysis.themes.redaction import redact
 from analysis.themes.taxonomy import Theme
 from config.settings import Settings
-from config.vocabulary import wres_group
+from config.vocabulary import broad_ethnic_group, wres_group
 from core.db import today as utc_today
 from core.encryption import DecryptionError
 from core.themes import engine as theme_engine
@@ -191,9 +191,9 @@ def _value(raw: str | None) -> str:
 
 
 def concern_policy(settings: Settings) -> Policy:
-    """k from the settings; the quarter has the wave slot; two breakdowns (month and one
-    group) besides it, so every month-by-group table's lines are checked."""
-    return Policy(k=settings.min_cell_size, max_breakdown_dims=2, wave_dim=QUARTER)
+    """k from the settings; each quarter is decided on its own; the month is the hub, so a
+    table may cross the month with one group (site, professional group or ethnic group)."""
+    return Policy(k=settings.min_cell_size, hub=MONTH, wave_dim=QUARTER)
 
 
 # --- what a summary holds ---------------------------------------------------------------------
@@ -260,7 +260,6 @@ class ThemeSummary:
     tones: tuple[tuple[str, str], ...]
     sections: tuple[ThemeSection, ...]
     phrases: tuple[str, ...]
-    round_to: int | None = None
     # Surveys: the people who wrote any comment in the period (total, then one per column),
     # each released by disclosure control; None for concerns.
     commented: tuple[Cell, ...] | None = None
@@ -300,7 +299,8 @@ def _cells(population: Population, *, where: Mapping[str, str], by: str | None,
 
 
 def _fields(cell: Cell) -> tuple[object, ...]:
-    return cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct
+    return (cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct, cell.low,
+            cell.high)
 
 
 def _by_count(sections: Sequence[ThemeSection]) -> tuple[ThemeSection, ...]:
@@ -515,7 +515,7 @@ def concern_summary(db: Session, *, settings: Settings, facts: Sequence[analytic
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold, grain=grain,
         period=chosen, period_text=f"quarter {chosen}", breakdown=by,
         breakdown_label=CONCERN_DIMENSION_LABELS[by] if by else None, columns=columns,
-        tones=tones, sections=_by_count(sections), phrases=phrases, round_to=policy.round_to)
+        tones=tones, sections=_by_count(sections), phrases=phrases)
 
 
 def _eligible(members: Sequence[tuple[str, tuple[str, ...]]], threshold: int) -> set[str]:
@@ -581,7 +581,7 @@ def _respondents(db: Session, waves: Sequence[SurveyWave], settings: Settings) -
             d = response.demographics
             person = _Respondent(
                 f"{wave.id}:{i}", wave.label,
-                (_value(results.ethnic_group(d.get("ethnicity"))),
+                (_value(broad_ethnic_group(d.get("ethnicity"))),
                  *(_value(d.get(c)) for c in results.BREAKDOWN_COLUMNS)), {}, set(), themed)
             for comment in themed:
                 for theme in comment.themes:
@@ -637,15 +637,22 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
     policy = results.policy(settings)
     names = Labels(definition, tuple(labels))
     columns: tuple[Column, ...] = ()
+    grouped = dict(results.ETHNIC_GROUPING[2])  # ethnic_group is a grouping of ethnicity
+
+    def value_of(values: tuple[str, ...], dim: str) -> str:
+        if dim == "ethnic_group":
+            broad = values[0]
+            return UNKNOWN if broad == UNKNOWN else grouped.get(broad, UNKNOWN)
+        return values[results.DIMENSIONS.index(dim) - 1]
+
     if by:
-        present = {v for p in populations.values() for v in p.values(by)}
+        present = {value_of(p.values, by) for p in respondents}
         columns = tuple(Column(v, names.value(by, v)) for v in names.order(by, present))
 
     commenters = _population(Counter(((p.wave, *p.values), "commented") for p in respondents),
                              results.DIMENSIONS)
     commented = _cells(commenters, where={results.WAVE: chosen}, by=by, columns=columns,
                        policy=policy, options=["commented"])
-    position = [results.DIMENSIONS.index(d) - 1 for d in offered]
     in_wave = [p for p in respondents if p.wave == chosen]
     sections = []
     for theme in themes:
@@ -655,7 +662,7 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         trend = tuple(PeriodRow(w, w, _cells(population, where={results.WAVE: w}, by=by,
                                              columns=columns, policy=policy, options=options))
                       for w in labels)
-        members = [(p.key, tuple(p.values[i] for i in position))
+        members = [(p.key, tuple(value_of(p.values, d) for d in offered))
                    for p in in_wave if theme.id in p.mentioned]
         eligible = _eligible(members, settings.comment_threshold)
         quoted = [c for p in in_wave if p.key in eligible for c in p.comments]
@@ -674,8 +681,7 @@ def survey_summary(db: Session, *, settings: Settings, survey: Survey, by: str |
         k=settings.min_cell_size, comment_threshold=settings.comment_threshold,
         grain=results.WAVE, period=chosen, period_text=f"wave {chosen}", breakdown=by,
         breakdown_label=results.DIMENSION_LABELS.get(by, by) if by else None, columns=columns,
-        tones=tones, sections=_by_count(sections), phrases=tuple(phrases),
-        round_to=policy.round_to, commented=commented)
+        tones=tones, sections=_by_count(sections), phrases=tuple(phrases), commented=commented)
 
 
 def _survey_quotes(theme: str, comments: Sequence[Comment], engine: ThemeEngine,
@@ -702,19 +708,20 @@ _CACHE_FORMAT: Final = 1
 
 
 def _cell_json(cell: Cell) -> list[object]:
-    return [cell.group, cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct]
+    return [cell.group, cell.n, cell.suppressed, cell.reason, cell.counts, cell.favourable_pct,
+            cell.low, cell.high]
 
 
 def _cell(data: Sequence[Any]) -> Cell:
     return Cell(dict(data[0]), data[1], data[2], data[3],
-                None if data[4] is None else dict(data[4]), data[5])
+                None if data[4] is None else dict(data[4]), data[5], *data[6:8])
 
 
 def summary_json(summary: ThemeSummary) -> bytes:
     """``summary`` as JSON (every field; cells as they were released)."""
     body = {name: getattr(summary, name) for name in (
         "source", "title", "unit", "k", "comment_threshold", "grain", "period", "period_text",
-        "breakdown", "breakdown_label", "tones", "phrases", "round_to")}
+        "breakdown", "breakdown_label", "tones", "phrases")}
     body["columns"] = [[c.value, c.label] for c in summary.columns]
     body["commented"] = (None if summary.commented is None
                          else [_cell_json(c) for c in summary.commented])
@@ -731,7 +738,7 @@ def summary_from_json(data: bytes) -> ThemeSummary:
     return ThemeSummary(
         **{name: body[name] for name in (
             "source", "title", "unit", "k", "comment_threshold", "grain", "period",
-            "period_text", "breakdown", "breakdown_label", "round_to")},
+            "period_text", "breakdown", "breakdown_label")},
         tones=tuple((t[0], t[1]) for t in body["tones"]), phrases=tuple(body["phrases"]),
         columns=tuple(Column(v, label) for v, label in body["columns"]),
         commented=None if body["commented"] is None else tuple(

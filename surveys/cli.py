@@ -154,6 +154,7 @@ def results_(survey_key: str, by: str, question_ids: tuple[str, ...], where: tup
             answered = results.question_results(
                 db, survey=survey, settings=settings(), by=dims, where=_parse_where(where),
                 question_ids=list(question_ids) or None, wave_label=wave_label)
+            db.commit()  # each wave's audited release is kept (core.release_store)
         except (services.SurveyError, DisclosureError) as e:
             _fail(str(e))
         if fmt == "json":

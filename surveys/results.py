@@ -16,23 +16,27 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from analysis.disclosure import Policy, Population, Release, release
+from analysis.disclosure import Cell, Policy, Population, Release, count_text, release, why_text
 from analysis.statistics import RatioEstimate, ratio_interval, wilson_interval
 from config.settings import Settings
+from config.vocabulary import ETHNICITY_BROAD, broad_ethnic_group
+from core import release_store
 from surveys import services
-from surveys.definition import Question, SurveyDefinition, ethnic_group
+from surveys.definition import Question, SurveyDefinition
 from surveys.models import DEMOGRAPHIC_COLUMNS, Survey, SurveyWave
 from surveys.services import SurveyError, definition_of
 
 WAVE = "wave"
-# Ethnicity is analysed as White / Global majority (the WRES grouping): the 19 ONS categories
-# are stored, but a breakdown by them would be almost all hidden at k = 11, and every extra
-# dimension multiplies the groups disclosure control must check.
+# Ethnicity is analysed by the five ONS high-level groups (the 19 stored categories are
+# coarsened: almost all would be below k) and as White / Global majority, a grouping of them
+# (the WRES comparison). Ethnicity is the hub of the query space: a two-way table must include
+# it (see analysis.disclosure: the audit stays exact and fast, and EDI compares ethnic groups).
 BREAKDOWN_COLUMNS = tuple(c for c in DEMOGRAPHIC_COLUMNS if c != "ethnicity")
-DIMENSIONS = (WAVE, "ethnic_group", *BREAKDOWN_COLUMNS)
-FILTER_DIMS = frozenset({"directorate"})
+DIMENSIONS = (WAVE, "ethnicity", *BREAKDOWN_COLUMNS)
+ETHNIC_GROUPING = ("ethnic_group", "ethnicity", tuple(
+    (code, "white" if code == "white" else "global-majority") for code, _ in ETHNICITY_BROAD))
 DIMENSION_LABELS = {
-    WAVE: "Wave", "ethnic_group": "White / Global majority",
+    WAVE: "Wave", "ethnicity": "Ethnic group (ONS)", "ethnic_group": "White / Global majority",
     "band": "Pay band", "staff_group": "Staff group", "directorate": "Directorate",
     "internationally_educated": "Educated outside the UK", "disability": "Disability",
     "sex": "Sex", "gender_identity": "Gender identity same as sex at birth", "age_band": "Age",
@@ -44,7 +48,18 @@ class ResultsError(SurveyError):
 
 
 def policy(settings: Settings) -> Policy:
-    return Policy(k=settings.min_cell_size, filter_dims=FILTER_DIMS, wave_dim=WAVE)
+    return Policy(k=settings.min_cell_size, hub="ethnicity", groupings=(ETHNIC_GROUPING,),
+                  wave_dim=WAVE)
+
+
+def categories(definition: SurveyDefinition) -> dict[str, list[str]]:
+    """Every value a breakdown lists, whether or not anyone has it (so that an empty group looks
+    like a small one)."""
+    found: dict[str, list[str]] = {"ethnicity": [code for code, _ in ETHNICITY_BROAD]}
+    for d in definition.demographics:
+        if d.id in BREAKDOWN_COLUMNS:
+            found[d.id] = [value for value, _ in d.options]
+    return found
 
 
 def released_waves(survey: Survey) -> list[SurveyWave]:
@@ -82,12 +97,13 @@ def population(db: Session, *, survey: Survey, question: Question,
             if not chosen:
                 continue
             d = response.demographics
-            groups = (w.label, ethnic_group(d.get("ethnicity")),
+            groups = (w.label, broad_ethnic_group(d.get("ethnicity")),
                       *(d.get(c) for c in BREAKDOWN_COLUMNS))
             for answer in chosen:
                 tally[(*groups, answer)] += 1
     atoms = [(*values, count) for values, count in tally.items()]
-    built = Population.from_counts(atoms, DIMENSIONS)
+    built = Population.from_counts(atoms, DIMENSIONS,
+                                   categories(definition_of(survey, settings)))
     with _cache_lock:
         _populations[key] = built
         while len(_populations) > _CACHE_SIZE:
@@ -118,6 +134,16 @@ def wave_sizes(db: Session, *, survey: Survey, settings: Settings) -> dict[int, 
     return out
 
 
+def _kept(db: Session, settings: Settings, pop: Population, subject: str,
+          waves: Sequence[str]) -> None:
+    """Use (or decide and keep) the audited release of each wave: decided once per closed wave,
+    the same after a restart and on every server (`core.release_store`)."""
+    for wave in waves:
+        if WAVE in pop.dimensions and wave in pop.values(WAVE):
+            release_store.decide(db, settings, subject=subject, population=pop,
+                                 policy=policy(settings), wave=wave)
+
+
 @dataclass(frozen=True)
 class QuestionResult:
     question: Question
@@ -125,7 +151,7 @@ class QuestionResult:
 
 
 def _check_dims(names: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in DIMENSIONS]
+    unknown = [n for n in names if n not in DIMENSIONS and n != "ethnic_group"]
     if unknown:
         raise ResultsError(f"unknown dimension(s): {', '.join(unknown)}; choose from "
                            + ", ".join(DIMENSIONS))
@@ -139,14 +165,13 @@ def question_results(
     """Disclosure-controlled tables for each answerable question (all, or ``question_ids``).
 
     Unless ``by`` includes the wave, the query is fixed to ``wave_label`` (default: the latest
-    released wave).
+    released wave). Two things at once (two breakdowns, or a breakdown and a filter) must
+    include an ethnic group (the query space of `analysis.disclosure`).
     """
     definition = definition_of(survey, settings)
     _check_dims([*by, *where])
     if len(by) > 2:
         raise ResultsError("break down by at most two dimensions")
-    if set(where) - FILTER_DIMS and len(by) + len(where) > 2:
-        raise ResultsError("filter by directorate only, or use it as a breakdown")
     fixed = dict(where)
     if WAVE not in by and WAVE not in fixed:
         waves = released_waves(survey)
@@ -155,9 +180,11 @@ def question_results(
                                "wave closes.")
         fixed[WAVE] = wave_label or waves[-1].label
     questions = _questions(definition, question_ids)
+    waves = [fixed[WAVE]] if WAVE in fixed else [w.label for w in released_waves(survey)]
     out = []
     for q in questions:
         pop = population(db, survey=survey, question=q, settings=settings)
+        _kept(db, settings, pop, f"survey:{survey.id}:question:{q.id}", waves)
         out.append(QuestionResult(q, release(pop, by=list(by), where=fixed, policy=policy(
             settings), options=list(q.option_ids), favourable=list(q.favourable))))
     return out
@@ -176,9 +203,10 @@ def _questions(definition: SurveyDefinition, ids: Sequence[str] | None) -> list[
 class WresSide:
     """One side of a WRES comparison, as far as disclosure control lets it be shown."""
 
-    n: int | None  # respondents as shown (None: suppressed; may be rounded)
-    reason: str | None  # why a figure is hidden, from disclosure control
-    total: int | None  # respondents behind the percentage (None: hidden)
+    n: int | None  # respondents as shown (None: not shown exactly)
+    n_text: str  # respondents in words: "37", "between 40 and 49", "fewer than 11", "no answers"
+    reason: str | None  # why a figure is hidden, in plain words
+    total: int | None  # respondents behind the percentage (None: hidden; 0: nobody answered)
     hits: int | None  # respondents counted by the indicator (None: hidden)
     percent: float | None
     interval: tuple[float, float] | None  # 95% Wilson, in percent
@@ -190,60 +218,98 @@ class WresIndicator:
 
     number: int
     title: str
-    question: Question
+    questions: tuple[Question, ...]
     white: WresSide
     global_majority: WresSide
     ratio: RatioEstimate | None  # Global majority % / White %, when both sides are shown
 
+    @property
+    def question(self) -> Question:
+        return self.questions[0]
+
 
 WRES_TITLES = {
     5: "Experienced harassment, bullying or abuse from patients, relatives or the public",
-    6: "Experienced harassment, bullying or abuse from staff",
+    6: "Experienced harassment, bullying or abuse from managers or other colleagues",
     7: "Believe the organisation provides equal opportunities for career progression",
     8: "Experienced discrimination from a manager, team leader or colleague",
 }
+YES, NO = "yes", "no"
 
 
-def _side(release_: Release, group: str, question: Question) -> WresSide:
-    cell = next((c for c in release_.cells if c.group == {"ethnic_group": group}), None)
-    if cell is None:  # nobody on this side answered
-        return WresSide(0, None, None, None, None, None)
-    if cell.counts is None:
-        return WresSide(cell.n, cell.reason, None, None, None, None)
-    total = sum(cell.counts.values())
-    counted = (lambda o: o in question.favourable) if question.wres == 7 else (
-        lambda o: o not in question.favourable)
-    hits = sum(v for o, v in cell.counts.items() if counted(o))
-    if not total:
-        return WresSide(cell.n, None, total, hits, None, None)
-    low, high = wilson_interval(hits, total)
-    return WresSide(cell.n, None, total, hits, 100 * hits / total, (100 * low, 100 * high))
+def _side(cell: Cell, k: int, answered: int) -> WresSide:
+    if not answered:  # nobody in the wave answered: nothing about anyone to protect
+        return WresSide(0, "no answers", None, 0, None, None, None)
+    text = count_text(cell, k)
+    if cell.counts is None or cell.n is None:
+        return WresSide(cell.n, text, why_text(cell, k) or None, None, None, None, None)
+    hits = cell.counts.get(YES, 0)
+    if not cell.n:
+        return WresSide(0, text, None, 0, 0, None, None)
+    low, high = wilson_interval(hits, cell.n)
+    return WresSide(cell.n, text, None, cell.n, hits, 100 * hits / cell.n, (100 * low, 100 * high))
+
+
+def _indicator_population(db: Session, *, survey: Survey, questions: Sequence[Question],
+                          settings: Settings) -> Population:
+    """One record per respondent who answered any of ``questions``: "yes" if any answer counts
+    for the indicator (unfavourable for 5, 6 and 8, favourable for 7). Indicator 6 is one figure
+    per person: harassment from managers or from other colleagues."""
+    waves = released_waves(survey)
+    tally: Counter[tuple[str | None, ...]] = Counter()
+    for w in waves:
+        for response in services.wave_responses(db, wave_=w, settings=settings):
+            hit = None
+            for q in questions:
+                for chosen in response.answers.get(q.id) or ():
+                    counted = chosen in q.favourable if q.wres == 7 else chosen not in q.favourable
+                    hit = YES if counted or hit == YES else NO
+            if hit is None:
+                continue
+            d = response.demographics
+            tally[(w.label, broad_ethnic_group(d.get("ethnicity")),
+                   *(d.get(c) for c in BREAKDOWN_COLUMNS), hit)] += 1
+    return Population.from_counts([(*values, n) for values, n in tally.items()], DIMENSIONS,
+                                  categories(definition_of(survey, settings)))
 
 
 def wres_indicators(db: Session, *, survey: Survey, settings: Settings,
                     wave_label: str | None = None) -> list[WresIndicator]:
-    """WRES indicators 5 to 8 for each question that declares one, through disclosure control.
+    """WRES indicators 5 to 8 from the questions that declare one, through disclosure control.
 
-    Indicators 5, 6 and 8 are the percentage giving an unfavourable answer (experienced it);
-    7 is the percentage giving a favourable one. "Prefer not to say" and missing ethnicity are
-    on neither side. Intervals are Wilson 95%; the ratio (Global majority / White) has a 95%
-    interval by the log method. Shown counts may be rounded if the policy rounds; percentages
-    come from the counts disclosure control released.
+    Indicators 5, 6 and 8 are the percentage who experienced it (an unfavourable answer); 7 the
+    percentage giving a favourable one; indicator 6 counts a person once if either of its
+    questions (managers, other colleagues) says so. "Prefer not to say" and missing ethnicity
+    are on neither side, but they are a group of the release like any other (not known = total
+    - White - Global majority), so the audit covers them. Intervals are Wilson 95%; the ratio
+    (Global majority / White) has a 95% interval by the log method.
     """
     definition = definition_of(survey, settings)
-    out = []
+    waves = released_waves(survey)
+    if not waves:
+        return []
+    wave = wave_label or waves[-1].label
+    grouped: dict[int, list[Question]] = {}
     for q in definition.questions:
-        if q.wres is None or q.is_text:
-            continue
-        [result] = question_results(db, survey=survey, settings=settings, by=["ethnic_group"],
-                                    where={}, question_ids=[q.id], wave_label=wave_label)
-        white = _side(result.release, "white", q)
-        majority = _side(result.release, "global-majority", q)
+        if q.wres is not None and not q.is_text:
+            grouped.setdefault(q.wres, []).append(q)
+    out = []
+    for number in sorted(grouped):
+        pop = _indicator_population(db, survey=survey, questions=grouped[number],
+                                    settings=settings)
+        answered = int(WAVE in pop.dimensions and wave in pop.values(WAVE))  # anyone at all
+        _kept(db, settings, pop, f"survey:{survey.id}:wres:{number}", [wave])
+        table = release(pop, by=["ethnic_group"], where={WAVE: wave}, policy=policy(settings),
+                        options=[YES, NO], favourable=[YES])
+        white = _side(table.cell({"ethnic_group": "white"}), settings.min_cell_size, answered)
+        majority = _side(table.cell({"ethnic_group": "global-majority"}),
+                         settings.min_cell_size, answered)
         ratio = None
         if white.total and majority.total and white.hits is not None \
                 and majority.hits is not None:
             ratio = ratio_interval(majority.hits, majority.total, white.hits, white.total)
-        out.append(WresIndicator(q.wres, WRES_TITLES[q.wres], q, white, majority, ratio))
+        out.append(WresIndicator(number, WRES_TITLES[number], tuple(grouped[number]), white,
+                                 majority, ratio))
     return out
 
 
@@ -254,10 +320,11 @@ def results_payload(survey_slug: str, answered: list[QuestionResult],
     return {
         "survey": survey_slug, "k": k,
         "by": list(first.by) if first else [], "where": dict(first.where) if first else {},
-        "round_to": first.round_to if first else None,
         "cells": [
             {"group": dict(cell.group), "question": r.question.id, "n": cell.n,
+             "low": cell.low, "high": cell.high, "shown_as": count_text(cell, k),
              "suppressed": cell.suppressed, "reason": cell.reason,
+             "why": why_text(cell, k) or None,
              "counts": dict(cell.counts) if cell.counts is not None else None,
              "favourable_pct": (round(cell.favourable_pct, 1)
                                 if cell.favourable_pct is not None else None)}
@@ -266,13 +333,6 @@ def results_payload(survey_slug: str, answered: list[QuestionResult],
     }
 
 
-# Why a figure is hidden, in plain words (pages, charts and the CSV use the same ones).
-HIDDEN_WHY = {
-    "below k": "Hidden: fewer than {k} people in this group answered",
-    "differencing": "Hidden so that a smaller group cannot be worked out",
-    "complementary": "Hidden so that another hidden group cannot be worked out",
-    "same answer": "Hidden: everyone in this group gave the same answer",
-}
 CSV_BOM = "\ufeff"  # so that Excel reads the file as UTF-8
 
 
@@ -323,8 +383,8 @@ def results_csv(answered: Sequence[QuestionResult], labels: ResultLabels, k: int
                 r.question.text, wave,
                 *(labels.value(d, release_.where[d]) for d in where),
                 *(labels.value(d, cell.group[d]) if d in cell.group else "All" for d in by),
-                "" if cell.n is None else cell.n, hidden,
-                HIDDEN_WHY.get(cell.reason or "", "Hidden to protect a small group").format(k=k)
+                count_text(cell, k), hidden,
+                (why_text(cell, k) or "Not shown, to protect a small group.")
                 if hidden != "No" else "",
                 "" if cell.favourable_pct is None or not r.question.favourable
                 else round(cell.favourable_pct, 1),

@@ -63,19 +63,22 @@ def test_hidden_cells_from_a_release_show_no_figure() -> None:
         Cell({}, 40, False, None, {"agree": 30, "disagree": 10}, 75.0),
         Cell({"band": "5"}, 37, False, None, {"agree": 27, "disagree": 10}, 73.0),
         # The hidden cells carry no figures at all: nothing to leak.
-        Cell({"band": "9"}, None, True, "below k", None, None),
-        Cell({"band": "6"}, 12, False, "same answer", None, None),
+        Cell({"band": "9"}, None, True, "below k", None, None, 0, 10),
+        Cell({"band": "6"}, 12, False, "complementary", None, None),
+        Cell({"band": "7"}, None, True, "complementary", None, None, 40, 49),
     ]
-    release = Release(11, None, ("band",), {"wave": "W1"}, cells)
+    release = Release(11, ("band",), {"wave": "W1"}, cells)
     drawn = charts.question_charts(release, question, charts.Labels(definition), "q1")
     for markup in (drawn.favourable, drawn.distribution):
         assert markup is not None
         texts = _texts(_parse(markup))
         assert texts[texts.index("Band 9") + 1] == "hidden"
         assert texts[texts.index("Band 6 (12\N{NO-BREAK SPACE}people)") + 1] == "hidden"
-    assert charts.hidden_text(cells[2], 11) == "Hidden: fewer than 11 people in this group answered"
+    assert charts.hidden_text(cells[2], 11).startswith("Fewer than 11 people: too few to show")
     assert charts.respondents_text(cells[2], 11) == "Fewer than 11"
-    assert charts.hidden_text(cells[3], 11) == "Hidden: everyone in this group gave the same answer"
+    assert charts.hidden_text(cells[3], 11).startswith("Answers hidden")
+    assert charts.respondents_text(cells[4], 11) == "Between 40 and 49"
+    assert charts.hidden_text(cells[4], 11).startswith("Shown as a range")
     assert charts.hidden_text(cells[1], 11) == ""
 
 

@@ -149,8 +149,10 @@ class Line:
 
 
 def _assert_safe(line: Line, k: int = 11) -> None:
-    """Nothing hidden can be worked out from the line: no hidden part, or at least two whose
-    total (total minus the shown parts) is at least k; a hidden total has a hidden part."""
+    """Nothing hidden can be worked out from the line alone: a hidden total has a hidden part;
+    a lone hidden part is 0 or at least k (zeros are hidden too, so 0 tells nobody anything).
+    Several hidden parts are checked by the linear-programming attacker
+    (``tests/analysis/test_disclosure_lp.py``): their ranges are not in this line's text."""
     hidden = [p for p in line.parts if p is None]
     if line.total is None:
         assert hidden, line
@@ -158,8 +160,8 @@ def _assert_safe(line: Line, k: int = 11) -> None:
     rest = line.total - sum(p for p in line.parts if p is not None)
     if not hidden:
         assert rest == 0, line
-    else:
-        assert len(hidden) >= 2 and rest >= k, line
+    elif len(hidden) == 1:
+        assert rest == 0 or rest >= k, line
 
 
 def _page_lines(html: str, caption: str) -> list[Line]:
@@ -382,17 +384,20 @@ def test_survey_summary_counts_tone_quotes_and_phrases(edi, survey_id) -> None:
     [rows] = _tables(html, "Number of people mentioning each theme, wave W1")
     # Columns: every band with a themed comment in any closed wave (band 6 only in W2)
     assert rows[0] == ["Theme", "Everyone", "Band 5", "Band 6", "Band 9"]
-    assert ["Nepotism and favouritism", "30", "30", "0", "0"] in rows
+    # An empty group is shown like a small one (zeros are not released), except a theme nobody
+    # mentioned at all in the wave, which says 0 throughout.
+    assert ["Nepotism and favouritism", "30", "30", "Fewer than 11", "Fewer than 11"] in rows
     racism = next(row for row in rows if row[0] == RACISM_LABEL)
-    assert racism[1:] == ["Fewer than 11", "0", "0", "Fewer than 11"]
+    assert racism[1:] == ["Fewer than 11"] * 4
     for line in _page_lines(html, "Number of people mentioning each theme, wave W1"):
         _assert_safe(line)
     trend = _page_lines(html, "Nepotism and favouritism: number of people by wave")
     assert [line.where.rsplit(": ", 1)[1] for line in trend] == ["W1", "W2"]
-    # Tone: 30 people on nepotism, all negative: the distribution is hidden
+    # Tone: 30 people on nepotism, all negative: the distribution is hidden (without saying
+    # why in a way that would tell: "all in one tone group" is the secret itself)
     [tone] = _tables(html, "Tone of the people mentioning each theme, wave W1")
     assert next(row for row in tone if row[0] == "Nepotism and favouritism")[2] == (
-        "Hidden: everyone in this group was in one tone group")
+        "Hidden so that another hidden group cannot be worked out")
     # Quotes: redacted, only from the 30, never from the three in band 9
     quotes = re.findall(r'<blockquote class="speakup-quote">\s*<p>(.*?)</p>', html, re.S)
     assert len(quotes) == 2  # two distinct comments among the 30
