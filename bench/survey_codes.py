@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+
+from scratch import database_urls  # noqa: E402  (bench/, the script's folder)
 
 from config.settings import Settings, load_settings  # noqa: E402
 from core.db import Database  # noqa: E402
@@ -82,27 +83,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgresql-url", default=None)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{tmp}/bench.db")]
-        if args.postgresql_url:
-            schema = f"bench_codes_{secrets.token_hex(4)}"
-            admin = create_engine(args.postgresql_url)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            sep = "&" if "?" in args.postgresql_url else "?"
-            targets.append(("postgresql",
-                            f"{args.postgresql_url}{sep}options=-csearch_path%3D{schema}"))
-        try:
-            print(f"{args.count:,} codes, median of {args.runs} runs")
-            for name, url in targets:
-                base, now = run(url, args.count, args.runs, Path(tmp) / name)
-                print(f"{name:11} baseline (ORM rows) {base:6.3f} s   now {now:6.3f} s   "
-                      f"{base / now:4.1f}x faster")
-        finally:
-            if args.postgresql_url:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                admin.dispose()
+    with tempfile.TemporaryDirectory() as tmp, \
+            database_urls(tmp, args.postgresql_url, "bench_codes") as targets:
+        print(f"{args.count:,} codes, median of {args.runs} runs")
+        for name, url in targets:
+            base, now = run(url, args.count, args.runs, Path(tmp) / name)
+            print(f"{name:11} baseline (ORM rows) {base:6.3f} s   now {now:6.3f} s   "
+                  f"{base / now:4.1f}x faster")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -38,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, delete, text  # noqa: E402
+from scratch import database_urls  # noqa: E402  (bench/, the script's folder)
+from sqlalchemy import delete  # noqa: E402
 
 from accounts import orgkeys  # noqa: E402
 from config.settings import Settings, load_settings  # noqa: E402
@@ -152,35 +152,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--postgresql-url", default=None)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{tmp}/bench.db")]
-        admin = None
-        schema = f"bench_themes_{secrets.token_hex(4)}"
-        if args.postgresql_url:
-            admin = create_engine(args.postgresql_url)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            sep = "&" if "?" in args.postgresql_url else "?"
-            targets.append(("postgresql",
-                            f"{args.postgresql_url}{sep}options=-csearch_path%3D{schema}"))
-        try:
-            print(f"themed summary of {args.concerns:,} concerns, GET /staff/themes/?by=site, "
-                  f"median of {args.runs}")
-            for name, url in targets:
-                print(f"{name}:", flush=True)
-                uncached, first, warm = run(url, args.concerns, args.runs, Path(tmp) / name,
-                                            args.seed)
-                print(f"  uncached (baseline) {uncached:7.3f} s")
-                print(f"  first view          {first:7.3f} s   ({first / uncached:.2f}x the "
-                      "baseline: the same work, plus sealing and storing it)")
-                print(f"  warm view           {warm:7.3f} s   ({uncached / warm:.0f}x faster "
-                      f"than the baseline; target < 0.3 s: "
-                      f"{'met' if warm < 0.3 else 'NOT met'})")
-        finally:
-            if admin is not None:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                admin.dispose()
+    with tempfile.TemporaryDirectory() as tmp, \
+            database_urls(tmp, args.postgresql_url, "bench_themes") as targets:
+        print(f"themed summary of {args.concerns:,} concerns, GET /staff/themes/?by=site, "
+              f"median of {args.runs}")
+        for name, url in targets:
+            print(f"{name}:", flush=True)
+            uncached, first, warm = run(url, args.concerns, args.runs, Path(tmp) / name,
+                                        args.seed)
+            print(f"  uncached (baseline) {uncached:7.3f} s")
+            print(f"  first view          {first:7.3f} s   ({first / uncached:.2f}x the "
+                  "baseline: the same work, plus sealing and storing it)")
+            print(f"  warm view           {warm:7.3f} s   ({uncached / warm:.0f}x faster "
+                  f"than the baseline; target < 0.3 s: "
+                  f"{'met' if warm < 0.3 else 'NOT met'})")
 
 
 if __name__ == "__main__":
